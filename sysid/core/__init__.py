@@ -1,0 +1,1 @@
+"""Core objects (numpy, scipy, python-control only): IOData, LureSystem, Δ, metrics, compare."""

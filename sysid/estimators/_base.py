@@ -1,0 +1,217 @@
+"""The estimator contract shared by linear and neural estimators (scikit-learn style).
+
+``__init__`` only stores hyper-parameters; ``fit(data, *, val=None)`` validates, builds,
+trains and returns ``self``; fitted state ends in ``_``; using an unfitted estimator
+raises :class:`~sysid.NotFittedError`.
+
+Saved models are a folder holding ``meta.json`` (class, hyper-parameters, fitted
+metadata, SHA-256 of the weights) and ``weights.npz`` (arrays only, read with
+``allow_pickle=False``) — nothing is unpickled on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from ..core.iodata import IOData, as_experiments, as_signal
+from ..exceptions import NotFittedError
+
+__all__ = ["BaseEstimator", "check_positive", "check_int"]
+
+_FORMAT = "sysid-estimator/1"
+
+
+def check_positive(value, name: str, owner: str, *, allow_none: bool = False, strict: bool = True):
+    """Raise the scikit-learn style error for a parameter that must be > 0 (or >= 0)."""
+    if value is None and allow_none:
+        return
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if ok:
+        ok = value > 0 if strict else value >= 0
+    if not ok:
+        bound = "> 0" if strict else ">= 0"
+        raise ValueError(f"The {name!r} parameter of {owner} must be {bound}. Got {value!r} instead.")
+
+
+def check_int(value, name: str, owner: str, *, minimum: int = 1, allow_none: bool = False):
+    if value is None and allow_none:
+        return
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"The {name!r} parameter of {owner} must be an int >= {minimum}. Got {value!r} instead.")
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _jsonable(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+class BaseEstimator:
+    """Base class of every sysid estimator.
+
+    Subclasses implement ``fit``, ``simulate`` and ``linearize``, and for saving
+    ``_state() -> (dict of JSON metadata, dict of arrays)`` and
+    ``_set_state(meta, arrays)``.
+    """
+
+    # ---------------------------------------------------------------- parameters
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Hyper-parameters as given to ``__init__``."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params) -> "BaseEstimator":
+        valid = self._param_names()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(f"{key!r} is not a parameter of {type(self).__name__}; valid parameters: {valid}.")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        sig = inspect.signature(type(self).__init__)
+        parts = []
+        for name, value in self.get_params().items():
+            default = sig.parameters[name].default
+            try:
+                same = default is not inspect.Parameter.empty and bool(default == value)
+            except Exception:  # arrays and other objects that do not compare to a bool
+                same = False
+            if not same:
+                parts.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    # ---------------------------------------------------------------- fitted state
+    def _is_fitted(self) -> bool:
+        return any(k.endswith("_") and not k.startswith("_") for k in vars(self))
+
+    def _check_fitted(self) -> None:
+        if not self._is_fitted():
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with training data "
+                "before using this method."
+            )
+
+    def _check_input(self, u) -> np.ndarray:
+        """Validate an input signal against the fitted input count; returns (N, nu)."""
+        self._check_fitted()
+        nu = self.nu_
+        if u is None:
+            raise ValueError("u must be an array of shape (N, nu); got None. For an autonomous model pass np.zeros((N, 0)).")
+        arr = np.asarray(u, dtype=float)
+        if arr.ndim == 1 and nu == 1:
+            arr = arr[:, None]
+        return as_signal(arr, "u", n_channels=nu)
+
+    @staticmethod
+    def _experiments(data, name: str = "data") -> list[IOData]:
+        return as_experiments(data, name=name)
+
+    # ---------------------------------------------------------------- contract
+    def fit(self, data, *, val=None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def simulate(self, u, *, x0=None) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def predict(self, data, *, horizon: int) -> np.ndarray:
+        """k-step-ahead prediction; by default this uses :meth:`to_lure` (see LureSystem.predict)."""
+        self._check_fitted()
+        return self.to_lure().predict(data, horizon=horizon)
+
+    def linearize(self, *, x0=None, u0=None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def to_lure(self):
+        raise NotImplementedError(f"{type(self).__name__} has no exact Lur'e form; use linearize().")
+
+    def estimate_x0(self, data: IOData, *, n: int | None = None) -> np.ndarray:
+        """Initial state that best explains the first ``n`` samples of ``data`` (least squares)."""
+        self._check_fitted()
+        return self.to_lure().estimate_x0(data, n=n)
+
+    # ---------------------------------------------------------------- persistence
+    def _state(self) -> tuple[dict, dict[str, np.ndarray]]:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved.")
+
+    def _set_state(self, meta: dict, arrays: dict[str, np.ndarray]) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def save(self, path) -> None:
+        """Save the fitted estimator to the folder ``path`` (created if needed)."""
+        self._check_fitted()
+        path = os.fspath(path)
+        os.makedirs(path, exist_ok=True)
+        meta, arrays = self._state()
+        weights = os.path.join(path, "weights.npz")
+        np.savez(weights, **{k: np.asarray(v) for k, v in arrays.items()})
+        doc = {
+            "format": _FORMAT,
+            "class": type(self).__name__,
+            "module": type(self).__module__,
+            "params": _jsonable(self.get_params()),
+            "state": _jsonable(meta),
+            "weights_sha256": _sha256(weights),
+        }
+        with open(os.path.join(path, "meta.json"), "w") as fh:
+            json.dump(doc, fh, indent=2)
+
+    @classmethod
+    def load(cls, path) -> "BaseEstimator":
+        """Load an estimator saved with :meth:`save`; refuses files whose weights hash differs."""
+        path = os.fspath(path)
+        meta_path = os.path.join(path, "meta.json")
+        weights = os.path.join(path, "weights.npz")
+        if not os.path.isfile(meta_path) or not os.path.isfile(weights):
+            raise FileNotFoundError(f"{path!r} is not a saved sysid model: expected meta.json and weights.npz inside it.")
+        with open(meta_path) as fh:
+            doc = json.load(fh)
+        if doc.get("format") != _FORMAT:
+            raise ValueError(f"{meta_path!r} has format {doc.get('format')!r}; expected {_FORMAT!r}.")
+        digest = _sha256(weights)
+        if digest != doc.get("weights_sha256"):
+            raise ValueError(
+                f"the weights in {weights!r} do not match the SHA-256 recorded in meta.json "
+                f"({digest[:12]}... != {str(doc.get('weights_sha256'))[:12]}...); the file was changed "
+                "or corrupted. Refusing to load it."
+            )
+        target = cls
+        if cls is BaseEstimator or cls.__name__ != doc["class"]:
+            if not doc["module"].startswith("sysid."):
+                raise ValueError(f"refusing to load class {doc['class']!r} from module {doc['module']!r} (not part of sysid).")
+            target = getattr(importlib.import_module(doc["module"]), doc["class"])
+            if not (isinstance(target, type) and issubclass(target, BaseEstimator)):
+                raise ValueError(f"{doc['class']!r} is not a sysid estimator.")
+            if cls is not BaseEstimator and not issubclass(target, cls):
+                raise ValueError(f"{path!r} holds a {doc['class']}, not a {cls.__name__}.")
+        with np.load(weights, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        est = target(**doc["params"])
+        est._set_state(doc["state"], arrays)
+        return est

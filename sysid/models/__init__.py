@@ -1,0 +1,36 @@
+"""Torch modules (parameterizations) trained by :mod:`sysid.training`; each exports to core objects.
+
+Importing this subpackage imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    # one-step, matrix and NeuralODE modules (training-engine issue)
+    "StepModule": ".step",
+    "MatrixStepModule": ".step",
+    "NeuralODEModule": ".node",
+    "NeuralODEMatrixModule": ".node",
+    # LSTM and the LSTM <-> LTI bridge
+    "LSTMModule": ".lstm",
+    "lstm_from_lti": ".lstm_lti",
+    "lti_from_lstm": ".lstm_lti",
+    # recurrent equilibrium networks
+    "RENModule": ".ren",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sysid.models' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
