@@ -1,0 +1,252 @@
+"""The systems of the seed documents, simulated from their equations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import control
+import numpy as np
+from scipy import signal
+from scipy.linalg import expm
+
+from ..core.delta import ZMinusSin
+from ..core.iodata import IOData
+from ..core.lti import balanced_realization
+from ..core.lure import LureSystem
+
+__all__ = ["SimulatedData", "spiral_source", "center", "pendulum", "fourth_order_plant", "damped_oscillator"]
+
+
+@dataclass
+class SimulatedData:
+    """A simulated data set.
+
+    Attributes
+    ----------
+    train, test : IOData or list of IOData
+        Training and test records (several experiments as a list).
+    system : LureSystem or control.StateSpace
+        The true system that generated the data.
+    info : dict
+        Parameters and exact reference quantities (e.g. the true matrices).
+    """
+
+    train: Any
+    test: Any
+    system: Any
+    info: dict = field(default_factory=dict)
+
+
+def _noisy(y: np.ndarray, noise_std: float, rng) -> np.ndarray:
+    if noise_std < 0 or not np.isfinite(noise_std):
+        raise ValueError(f"noise_std must be >= 0; got {noise_std}.")
+    return y + noise_std * rng.standard_normal(y.shape) if noise_std > 0 else y
+
+
+def _autonomous(A: np.ndarray, t: np.ndarray, y0s: np.ndarray, noise_std: float, rng, names) -> list[IOData]:
+    out = []
+    for y0 in y0s:
+        Y = np.stack([expm(A * (tk - t[0])) @ y0 for tk in t])
+        out.append(IOData(None, _noisy(Y, noise_std, rng), t=t, output_names=names)
+                   if not np.allclose(np.diff(t), t[1] - t[0]) else
+                   IOData(None, _noisy(Y, noise_std, rng), dt=float(t[1] - t[0]), t0=float(t[0]), output_names=names))
+    return out
+
+
+def _initial_states(y0, n: int, radius: float, rng) -> np.ndarray:
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n_initial_states must be an int >= 0; got {n!r}.")
+    extra = rng.uniform(-radius, radius, size=(n, 2))
+    return np.vstack([np.asarray(y0, float)[None], extra])
+
+
+def spiral_source(*, t=None, y0=(2.0, 0.0), n_initial_states: int = 0, noise_std: float = 0.0,
+                  seed: int | None = 0) -> SimulatedData:
+    """The seed's spiral: ẏ = A y, A = [[−0.1, 2], [−2, −0.1]], y0 = (2, 0), t = linspace(0, 4, 8).
+
+    Parameters
+    ----------
+    t : array_like, shape (N,), optional
+        Sample times (the seed's grid by default).
+    n_initial_states : int
+        Extra experiments from random initial states in [−2, 2]² (the test set uses as many).
+
+    Returns
+    -------
+    SimulatedData
+        ``train``: list of IOData (autonomous, nu = 0), the first from ``y0``; ``test``: list
+        from other random initial states; ``system``: continuous StateSpace (y = x);
+        ``info``: ``A``, ``Ad`` = expm(A Δt) (≈ [[0.3919, 0.8593], [−0.8593, 0.3919]]).
+    """
+    A = np.array([[-0.1, 2.0], [-2.0, -0.1]])
+    return _linear_autonomous(A, t if t is not None else np.linspace(0, 4, 8), y0, n_initial_states,
+                              noise_std, seed, "spiral source")
+
+
+def center(*, grid: str = "matrix", t=None, y0=(2.0, 2.0), n_initial_states: int = 0,
+           noise_std: float = 0.0, seed: int | None = 0) -> SimulatedData:
+    """The seed's center: ẏ1 = −0.1 y1 + 10 y2, ẏ2 = −10 y1 + 0.1 y2, y0 = (2, 2).
+
+    Parameters
+    ----------
+    grid : {"matrix", "node"}
+        The seed's grids: ``"matrix"`` t = linspace(0, 4, 8) (its NN/matrix runs; the "true
+        matrix" [[0.8477, −0.5390], [0.5390, 0.8369]] is expm(A·4/7) for this A), ``"node"``
+        t = linspace(0, 0.5, 8) (its NeuralODE runs). Ignored when ``t`` is given.
+    """
+    grids = {"matrix": np.linspace(0, 4, 8), "node": np.linspace(0, 0.5, 8)}
+    if t is None:
+        if grid not in grids:
+            raise ValueError(f"grid must be 'matrix' or 'node' (or pass t=); got {grid!r}.")
+        t = grids[grid]
+    A = np.array([[-0.1, 10.0], [-10.0, 0.1]])
+    return _linear_autonomous(A, t, y0, n_initial_states, noise_std, seed, "center")
+
+
+def _linear_autonomous(A, t, y0, n_extra, noise_std, seed, label) -> SimulatedData:
+    rng = np.random.default_rng(seed)
+    t = np.asarray(t, dtype=float)
+    if t.ndim != 1 or t.size < 2 or np.any(np.diff(t) <= 0):
+        raise ValueError(f"t must be a strictly increasing vector of at least 2 times; got shape {t.shape}.")
+    train_states = _initial_states(y0, n_extra, 2.0, rng)
+    test_states = rng.uniform(-2.0, 2.0, size=(max(n_extra, 1), 2))
+    names = ["y1", "y2"]
+    train = _autonomous(A, t, train_states, noise_std, rng, names)
+    test = _autonomous(A, t, test_states, noise_std, rng, names)
+    info = {"A": A, "t": t, "y0": np.asarray(y0, float), "name": label}
+    if np.allclose(np.diff(t), t[1] - t[0]):
+        info["Ad"] = expm(A * (t[1] - t[0]))
+    system = control.ss(A, np.zeros((2, 0)), np.eye(2), np.zeros((2, 0)))
+    return SimulatedData(train=train, test=test, system=system, info=info)
+
+
+def _pendulum_system(g, l, m, mu, delta_t) -> LureSystem:
+    a = g * delta_t / l
+    return LureSystem(
+        A=[[1.0, delta_t], [-a, 1.0 - mu * delta_t / (m * l**2)]],
+        B1=[[0.0], [a]], B2=[[0.0], [delta_t / (m * l**2)]],
+        C1=[[1.0, 0.0]], C2=[[1.0, 0.0]], delta=ZMinusSin(), dt=delta_t,
+    )
+
+
+def _filtered_noise(N: int, rng, cutoff: float) -> np.ndarray:
+    b, a = signal.butter(2, cutoff)
+    e = rng.standard_normal(N + 200)
+    return signal.lfilter(b, a, e)[200:]
+
+
+def pendulum(*, n_train: int = 3000, n_test: int = 1500, g: float = 9.81, l: float = 1.0, m: float = 1.0,
+             mu: float = 0.5, delta_t: float = 0.01, torque_std: float = 12.0, cutoff: float = 0.02,
+             max_angle: float = 1.5, noise_std: float = 0.0, seed: int | None = 0) -> SimulatedData:
+    """The seed's torque-driven pendulum with friction, hanging (φ = 0 down, stable).
+
+    Euler-discretized m l² φ̈ = τ − m g l sin φ − μ φ̇ written as a Lur'e system with
+    Δ(z) = z − sin z (slopes in [0, 2]), state x = (φ, φ̇), only the angle measured::
+
+        A = [[1, δ], [−gδ/l, 1 − μδ/(ml²)]],  B1 = [0; gδ/l],  B2 = [0; δ/(ml²)],
+        C1 = C2 = [1, 0]
+
+    (sin φ = φ − Δ(φ), so −(gδ/l) sin φ = −(gδ/l) φ + (gδ/l) Δ(φ).)
+
+    The torque is low-pass filtered Gaussian noise (2nd-order Butterworth, normalized cutoff
+    ``cutoff``) scaled so that the angle peaks at ``max_angle`` rad in each record — large
+    enough to excite the nonlinearity, never over the top.
+
+    Returns
+    -------
+    SimulatedData
+        ``train``, ``test`` IOData (u: torque [N m], y: angle [rad]); ``system`` the true
+        LureSystem; ``info`` the parameters.
+    """
+    for name, value in dict(g=g, l=l, m=m, delta_t=delta_t, torque_std=torque_std, max_angle=max_angle).items():
+        if not value > 0:
+            raise ValueError(f"{name} must be > 0; got {value}.")
+    if mu < 0:
+        raise ValueError(f"mu (friction) must be >= 0; got {mu}.")
+    if max_angle >= np.pi - 0.2:
+        raise ValueError(f"max_angle must stay below π − 0.2 (never over the top); got {max_angle}.")
+    rng = np.random.default_rng(seed)
+    system = _pendulum_system(g, l, m, mu, delta_t)
+    records = []
+    for N in (n_train, n_test):
+        if not isinstance(N, (int, np.integer)) or N < 10:
+            raise ValueError(f"n_train and n_test must be ints >= 10; got {N!r}.")
+        u = torque_std * _filtered_noise(N, rng, cutoff)[:, None]
+        # scale the torque until the angle peaks at max_angle (monotone in the scale for these amplitudes)
+        lo, hi = 0.0, 1.0
+        while np.max(np.abs(system.simulate(hi * u))) < max_angle and hi < 1e3:
+            lo, hi = hi, 2 * hi
+        for _ in range(22):
+            mid = 0.5 * (lo + hi)
+            peak = np.max(np.abs(system.simulate(mid * u)))
+            lo, hi = (mid, hi) if peak < max_angle else (lo, mid)
+        u = lo * u
+        y = system.simulate(u)
+        if np.max(np.abs(y)) >= np.pi - 0.2:  # pragma: no cover - guarded by the bisection
+            raise RuntimeError("the pendulum swung over the top; lower max_angle.")
+        records.append(IOData(u, _noisy(y, noise_std, rng), dt=delta_t, input_names=["torque"],
+                              output_names=["angle"], input_units=["N m"], output_units=["rad"],
+                              name="pendulum"))
+    info = dict(g=g, l=l, m=m, mu=mu, delta_t=delta_t, max_angle=max_angle, noise_std=noise_std)
+    return SimulatedData(train=records[0], test=records[1], system=system, info=info)
+
+
+def fourth_order_plant(*, N: int = 1000, n_test: int = 1000, noise_std: float = 0.0, balanced: bool = True,
+                       seed: int | None = 0) -> SimulatedData:
+    """The seed's plant zpk(−4, [−9 ± 5i, −2 ± 50i], 5e5), ZOH-discretized at Ts = 0.01 s.
+
+    DC gain 7.5351. The returned realization is *balanced* (square-root method; equal, diagonal
+    Gramians, Hankel singular values ≈ [25.4, 24.8, 5.5, 2.4] — see ``info["hsv"]``), whose
+    states stay ≈ 10 for unit inputs; python-control's default realization has states of size
+    ≈ 130 (``info["default_system"]``). Inputs are unit-variance white noise; ``noise_std`` adds
+    white output noise.
+    """
+    if not isinstance(N, (int, np.integer)) or N < 1:
+        raise ValueError(f"N must be an int >= 1; got {N!r}.")
+    Gc = control.zpk([-4.0], [-9 + 5j, -9 - 5j, -2 + 50j, -2 - 50j], 5e5)
+    Gd = control.c2d(control.ss(Gc), 0.01, "zoh")
+    system, hsv = balanced_realization(Gd) if balanced else (Gd, None)
+    rng = np.random.default_rng(seed)
+    L = LureSystem.from_control(system)
+    out = []
+    for n in (N, n_test):
+        u = rng.standard_normal((n, 1))
+        out.append(IOData(u, _noisy(L.simulate(u), noise_std, rng), dt=0.01, name="fourth-order plant"))
+    return SimulatedData(train=out[0], test=out[1], system=system,
+                         info={"continuous": Gc, "default_system": Gd, "hsv": hsv, "dcgain": 7.5351})
+
+
+def damped_oscillator(*, m: float = 1.0, gamma: float = 0.3, N: int = 1000, dt: float = 0.05,
+                      forcing: str = "multisine", noise_std: float = 0.0, seed: int | None = 0) -> SimulatedData:
+    """m ẍ + γ ẋ + x = F(t), sampled with the force held between samples (ZOH, exact).
+
+    Parameters
+    ----------
+    forcing : {"multisine", "noise", "step"}
+        Random-phase multisine over 0.05–1 Hz, white noise, or a unit step.
+
+    Returns
+    -------
+    SimulatedData with ``system`` the continuous StateSpace (state (x, ẋ), output x).
+    """
+    if not m > 0 or gamma < 0:
+        raise ValueError(f"need m > 0 and gamma >= 0; got m={m}, gamma={gamma}.")
+    rng = np.random.default_rng(seed)
+    Gc = control.ss([[0.0, 1.0], [-1.0 / m, -gamma / m]], [[0.0], [1.0 / m]], [[1.0, 0.0]], [[0.0]])
+    L = LureSystem.from_control(control.c2d(Gc, dt, "zoh"))
+    t = dt * np.arange(N)
+    out = []
+    for _ in range(2):
+        if forcing == "multisine":
+            freqs = np.linspace(0.05, 1.0, 20)
+            F = np.sum(np.sin(2 * np.pi * freqs[:, None] * t + rng.uniform(0, 2 * np.pi, (20, 1))), axis=0) / 3
+        elif forcing == "noise":
+            F = rng.standard_normal(N)
+        elif forcing == "step":
+            F = np.ones(N)
+        else:
+            raise ValueError(f"forcing must be 'multisine', 'noise' or 'step'; got {forcing!r}.")
+        y = L.simulate(F[:, None])
+        out.append(IOData(F, _noisy(y, noise_std, rng), dt=dt, input_names=["F"], output_names=["x"]))
+    return SimulatedData(train=out[0], test=out[1], system=Gc, info=dict(m=m, gamma=gamma, dt=dt, forcing=forcing))
