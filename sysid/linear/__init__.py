@@ -1,0 +1,7 @@
+"""Classical identification (numpy / scipy / python-control only): N4SID, ARX, PEM."""
+
+from ._arx import ARXResult, arx
+from ._n4sid import N4SIDResult, n4sid
+from ._pem import PEMResult, pem
+
+__all__ = ["n4sid", "N4SIDResult", "arx", "ARXResult", "pem", "PEMResult"]
