@@ -421,8 +421,16 @@ class LureSystem:
                 e = np.zeros(self.nx)
                 e[j] = 1.0
                 O[:, :, j] = self.simulate(u, e, t=times) - y_forced
-            x0, *_ = np.linalg.lstsq(O.reshape(-1, self.nx), (y - y_forced).ravel(), rcond=None)
-            return x0
+            O = O.reshape(-1, self.nx)
+            # anchor at the steady state for the first input: with a short window the free
+            # response is poorly determined along slow directions, which then stay at rest
+            anchor = np.zeros(self.nx)
+            M = np.eye(self.nx) - self.A
+            if np.linalg.cond(M) < 1e12:
+                anchor = np.linalg.solve(M, self.B2 @ u[0] + self.bx)
+            r = (y - y_forced).ravel() - O @ anchor
+            delta, *_ = np.linalg.lstsq(O, r, rcond=None)
+            return anchor + delta
 
         def residual(z):
             return (self.simulate(u, z, t=times) - y).ravel()
