@@ -52,7 +52,6 @@ def incremental_l2_gain(system, *, solver: str | None = None, local: bool = Fals
     lam = cp.Variable(nv, nonneg=True) if nv else None
     s = cp.Variable(nonneg=True)
     M = _gain_lmi(lure, P, lam, s)
-    n = nx + nv + nu
     cons = [0.5 * (M + M.T) << 0]
     if nx:
         cons.append(P >> 0)

@@ -68,6 +68,27 @@ def _contraction_lmi(lure, P, lam, rate):
     return storage + iqc if numeric else storage + iqc
 
 
+def _schur_psd(lure, P, lam, rate, eps):
+    """Discrete contraction LMI in Schur-complement form (the solver's version).
+
+    KᵀPK − S ⪯ −εI with P ≻ 0  ⇔  [[S − εI, KᵀP], [PK, P]] ⪰ 0, S = blkdiag(ρ²P, 0) − Mvᵀ Q_Λ Mv.
+    Each entry then depends on O(nx) unknowns instead of O(nx²): the conic problem is sparser, which
+    suits the first-order SCS (0.2 s instead of 1.7 s at nx = nv = 32); the interior-point
+    Clarabel is faster on the direct form. The numpy re-check always uses the direct form.
+    """
+    nx, nv = lure.nx, lure.nv
+    K = np.hstack([lure.A, lure.B1])
+    E = np.vstack([np.eye(nx), np.zeros((nv, nx))])
+    S = rate**2 * (E @ P @ E.T)
+    if nv:
+        alpha, beta = lure.delta.slope_bounds
+        Mv = np.block([[lure.C1, lure.D11], [np.zeros((nv, nx)), np.eye(nv)]])
+        S = S - Mv.T @ slope_multiplier(lam, alpha, beta) @ Mv
+    PK = P @ K
+    big = cp.bmat([[S - eps * np.eye(nx + nv), PK.T], [PK, P]])
+    return 0.5 * (big + big.T) >> 0
+
+
 def contraction(system, rate: float | None = None, *, solver: str | None = None, eps: float = 1e-7,
                 local: bool = False) -> Certificate:
     """Certify contraction of a Lur'e system (two trajectories under the same input converge).
@@ -97,8 +118,15 @@ def contraction(system, rate: float | None = None, *, solver: str | None = None,
     nx, nv = lure.nx, lure.nv
     P = cp.Variable((nx, nx), symmetric=True)
     lam = cp.Variable(nv, nonneg=True) if nv else None
-    M = _contraction_lmi(lure, P, lam, rate)
-    cons = [P >> np.eye(nx), 0.5 * (M + M.T) << -eps * np.eye(nx + nv)]
+    if solver is None:
+        # large problems: the first-order SCS on the sparser Schur form (the numpy re-check guards
+        # its lower accuracy); small ones: the interior-point Clarabel on the direct form
+        solver = "SCS" if nx + nv >= 48 and not lure.is_continuous else "CLARABEL"
+    if lure.is_continuous or solver.upper() != "SCS":
+        M = _contraction_lmi(lure, P, lam, rate)
+        cons = [P >> np.eye(nx), 0.5 * (M + M.T) << -eps * np.eye(nx + nv)]
+    else:
+        cons = [P >> np.eye(nx), _schur_psd(lure, P, lam, rate, eps)]
     prob = cp.Problem(cp.Minimize(0), cons)
     name, status = solve(prob, solver)
     Pn = P.value
