@@ -7,19 +7,38 @@ from dataclasses import dataclass
 import control
 
 from ..core.lure import LureSystem
+from ._certificate import Certificate
+from ._contraction import contraction
 from ._gain import incremental_l2_gain
-from ._lmi import Certificate
-from ._stability import contraction, lyapunov_stability, well_posedness
+from ._lyapunov import lyapunov_stability
+from ._wellposed import well_posedness
 
 __all__ = ["Report", "report"]
+
+_COLUMNS = ("property", "certified", "bound", "scope", "solver / status")
 
 
 @dataclass
 class Report:
-    """Certificates of one model; ``str(report)`` is an aligned table."""
+    """Certificates of one model; ``str(report)`` is an aligned table.
+
+    Attributes
+    ----------
+    model : str
+        What was certified.
+    certificates : list of Certificate
+    """
 
     model: str
     certificates: list[Certificate]
+
+    @property
+    def rows(self) -> list[dict]:
+        """One dict per certificate with the table's columns."""
+        return [dict(zip(_COLUMNS, (c.property, "yes" if c.certified else "no",
+                                    "-" if c.bound is None else f"{c.bound:.6g}",
+                                    "local" if c.local else "global", f"{c.solver} / {c.status}")))
+                for c in self.certificates]
 
     def __getitem__(self, prop: str) -> Certificate:
         for c in self.certificates:
@@ -27,45 +46,64 @@ class Report:
                 return c
         raise KeyError(f"no {prop!r} certificate in this report; have {[c.property for c in self.certificates]}.")
 
+    def __len__(self) -> int:
+        return len(self.certificates)
+
     def __str__(self) -> str:
-        rows = [("property", "certified", "bound", "scope", "solver / status")]
-        for c in self.certificates:
-            rows.append((c.property, "yes" if c.certified else "no", "-" if c.bound is None else f"{c.bound:.6g}",
-                         "local" if c.local else "global", f"{c.solver} / {c.status}"))
-        w = [max(len(r[i]) for r in rows) for i in range(5)]
+        table = [_COLUMNS] + [tuple(r.values()) for r in self.rows]
+        w = [max(len(r[i]) for r in table) for i in range(len(_COLUMNS))]
         lines = [f"certificates for {self.model}"]
-        lines += ["  ".join(cell.ljust(w[i]) for i, cell in enumerate(r)) for r in rows]
+        lines += ["  ".join(cell.ljust(w[i]) for i, cell in enumerate(r)).rstrip() for r in table]
         return "\n".join(lines)
 
 
 def report(model, *, solver: str | None = None) -> Report:
-    """Certify what applies to ``model``.
+    """Certify what applies to ``model`` and return a table.
 
-    * control.StateSpace: Lyapunov stability and (if stable, with inputs) the ℓ2 gain (H∞ norm).
-    * LureSystem: well-posedness (dense D11), contraction, incremental ℓ2 gain.
-    * An estimator: its exact ``to_lure()`` when it has one; otherwise its ``linearize()``,
-      and the certificates are marked local.
+    * control.StateSpace: Lyapunov stability, contraction and (with inputs and outputs) the
+      incremental ℓ2 gain (= H∞ norm).
+    * LureSystem: well-posedness (when D11 is not strictly lower triangular), contraction,
+      incremental ℓ2 gain.
+    * An estimator: its exact ``to_lure()`` when it has one; otherwise its ``linearize()``, and
+      every certificate is marked local (valid near the operating point only).
+
+    Parameters
+    ----------
+    model : control.StateSpace, LureSystem or fitted estimator
+    solver : str, optional
+        Passed to every certificate.
+
+    Returns
+    -------
+    Report
     """
     local = False
-    label = type(model).__name__
-    if not isinstance(model, (LureSystem, control.StateSpace, control.TransferFunction)):
+    if isinstance(model, (LureSystem, control.StateSpace, control.TransferFunction)):
+        system, label = model, type(model).__name__
+    elif hasattr(model, "to_lure") or hasattr(model, "linearize"):
+        label = type(model).__name__
         try:
             system = model.to_lure()
-        except NotImplementedError:
+        except (NotImplementedError, AttributeError):
+            if not hasattr(model, "linearize"):
+                raise
             system = model.linearize()
             local = True
-        label = repr(model)
+            label += " (linearized)"
     else:
-        system = model
+        raise TypeError(f"report expects a control.StateSpace, a sysid.LureSystem or a fitted estimator (with "
+                        f"to_lure() or linearize()); got {type(model).__name__}.")
     certs: list[Certificate] = []
     if isinstance(system, (control.StateSpace, control.TransferFunction)):
-        lyap = lyapunov_stability(system, solver=solver)
-        lyap.local = local
-        certs.append(lyap)
+        certs.append(lyapunov_stability(system, solver=solver, local=local))
         system = LureSystem.from_control(system)
+    elif system.nv == 0:
+        certs.append(lyapunov_stability(system, solver=solver, local=local))
     if system.nv and not system.is_acyclic:
-        certs.append(well_posedness(system, solver=solver))
+        wp = well_posedness(system, solver=solver)
+        wp.local = local
+        certs.append(wp)
     certs.append(contraction(system, solver=solver, local=local))
-    if system.nu:
+    if system.nu and system.ny:
         certs.append(incremental_l2_gain(system, solver=solver, local=local))
     return Report(label, certs)
