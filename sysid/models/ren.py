@@ -1,0 +1,427 @@
+"""Recurrent equilibrium network (REN): the direct (unconstrained) parameterization in torch.
+
+Free parameters X, Y1, B2ᵢ, D12ᵢ, C2, D21 (and D22 or the Cayley factors X3, Y3, Z3), biases
+→ H = XᵀX + εI (+ Γ2 − Γ1 for robust RENs) partitioned [x | v | x⁺] → implicit (E, F, P, B1ᵢ,
+C1ᵢ, Λ, D11ᵢ) → explicit Lur'e form
+
+    x⁺ = A x + B1 w + B2 u + bx,   v = C1 x + D11 w + D12 u + bv,   w = σ(v),
+    y  = C2 x + D21 w + D22 u + by,
+
+with D11 strictly lower triangular (the equilibrium layer is solved row by row). Every value of
+the free parameters gives a model that carries its certificate: the metric M = EᵀP⁻¹E and the
+multipliers Λ satisfy the contraction LMI (``kind="contracting"``) or the incremental (Q, S, R)
+dissipation inequality (``kind="lipschitz"`` with Q = −I/γ, S = 0, R = γI, or ``kind="iqc"``);
+see MATH.md §3.
+
+References
+----------
+M. Revay, R. Wang, I. R. Manchester, "Recurrent equilibrium networks: flexible dynamic models
+with guaranteed stability and robustness", IEEE Trans. Automatic Control, 2023
+(arXiv:2104.05942). Reference code: acfr/RobustNeuralNetworks.jl (``utils.jl``,
+``lipschitz_ren.jl``, ``general_ren.jl``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["RENModule", "check_ren_params"]
+
+_KINDS = ("contracting", "lipschitz", "iqc")
+_ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def check_ren_params(nu: int, ny: int, nx: int, nv: int, kind: str, gamma, Q, S, R, rate, activation,
+                     owner: str = "REN") -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """Validate the REN hyper-parameters; returns (Q, S, R) as float arrays (None for contracting).
+
+    For ``kind="lipschitz"`` this returns Q = −I/γ, S = 0, R = γI.
+    """
+    for name, value, minimum in (("nu", nu, 0), ("ny", ny, 1), ("nx", nx, 1), ("nv", nv, 1)):
+        if not _is_int(value) or value < minimum:
+            raise ValueError(f"The {name!r} parameter of {owner} must be an int >= {minimum}. Got {value!r} instead.")
+    if kind not in _KINDS:
+        raise ValueError(f"The 'kind' parameter of {owner} must be one of {list(_KINDS)}. Got {kind!r} instead.")
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"The 'activation' parameter of {owner} must be one of {sorted(_ACTIVATIONS)} "
+                         f"(slope-restricted in [0, 1]). Got {activation!r} instead.")
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) or not 0 < rate <= 1:
+        raise ValueError(f"The 'rate' parameter of {owner} (contraction rate bound ᾱ) must be in (0, 1]. "
+                         f"Got {rate!r} instead.")
+    if kind == "contracting":
+        if gamma is not None or Q is not None or S is not None or R is not None:
+            raise ValueError(f"a contracting {owner} takes no gamma, Q, S or R; use kind='lipschitz' (gamma) "
+                             "or kind='iqc' (Q, S, R) for a robust REN.")
+        return None, None, None
+    if kind == "lipschitz":
+        if gamma is None:
+            raise ValueError(f"kind='lipschitz' needs the Lipschitz bound: pass gamma=<float > 0> to {owner}.")
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float, np.integer, np.floating)) \
+                or not (np.isfinite(gamma) and gamma > 0):
+            raise ValueError(f"The 'gamma' parameter of {owner} must be a finite float > 0. Got {gamma!r} instead.")
+        if Q is not None or S is not None or R is not None:
+            raise ValueError(f"kind='lipschitz' sets Q = −I/γ, S = 0, R = γI itself; pass Q, S, R only with kind='iqc'.")
+        if nu == 0:
+            raise ValueError(f"a Lipschitz {owner} needs at least one input (nu >= 1).")
+        g = float(gamma)
+        return -np.eye(ny) / g, np.zeros((nu, ny)), g * np.eye(nu)
+    # iqc
+    if gamma is not None:
+        raise ValueError(f"kind='iqc' takes Q, S, R; gamma belongs to kind='lipschitz'.")
+    if Q is None or R is None:
+        raise ValueError(f"kind='iqc' needs Q (ny, ny) and R (nu, nu) (and optionally S (nu, ny)); got "
+                         f"Q={'None' if Q is None else 'given'}, R={'None' if R is None else 'given'}.")
+    if nu == 0:
+        raise ValueError(f"an (Q, S, R) {owner} needs at least one input (nu >= 1).")
+    Q = np.array(Q, dtype=float, ndmin=2)
+    R = np.array(R, dtype=float, ndmin=2)
+    S = np.zeros((nu, ny)) if S is None else np.array(S, dtype=float, ndmin=2)
+    for name, M, shape in (("Q", Q, (ny, ny)), ("S", S, (nu, ny)), ("R", R, (nu, nu))):
+        if M.shape != shape:
+            raise ValueError(f"{name} must have shape {shape} (ny = {ny}, nu = {nu}); got {M.shape}.")
+        if not np.all(np.isfinite(M)):
+            raise ValueError(f"{name} contains NaN or inf.")
+    for name, M in (("Q", Q), ("R", R)):
+        if not np.allclose(M, M.T, rtol=1e-10, atol=1e-12):
+            raise ValueError(f"{name} must be symmetric; got an asymmetric matrix (max |{name} − {name}ᵀ| = "
+                             f"{np.abs(M - M.T).max():.2e}). Pass ({name} + {name}.T) / 2.")
+    Q, R = 0.5 * (Q + Q.T), 0.5 * (R + R.T)
+    qmax = np.linalg.eigvalsh(Q).max()
+    if not qmax < 0:
+        raise ValueError(f"Q must be negative definite (the robust REN needs Q ≺ 0); its largest eigenvalue is "
+                         f"{qmax:.3g}. For a Lipschitz bound use kind='lipschitz', gamma=γ.")
+    Rt = R - S @ np.linalg.solve(Q, S.T)
+    rmin = np.linalg.eigvalsh(0.5 * (Rt + Rt.T)).min()
+    if not rmin > 0:
+        raise ValueError(f"R − S Q⁻¹ Sᵀ must be positive definite; its smallest eigenvalue is {rmin:.3g}. "
+                         "Increase R or reduce S.")
+    return Q, S, R
+
+
+def _long_memory_X(nx: int, nv: int, rate: float, eps: float, scale: float, gen) -> np.ndarray:
+    """Upper Cholesky factor X of H = (★) for E = I/ᾱ², P = I, F = diag(a)/ᾱ², Λ = I, small B1ᵢ, C1ᵢ."""
+    seed = int(torch.randint(0, 2**31 - 1, (1,), generator=gen))
+    rng = np.random.default_rng(seed)
+    a = rate * rng.uniform(0.8, 0.99, nx)
+    r2 = rate**2
+    C1i = 0.3 * scale * rng.standard_normal((nv, nx)) / np.sqrt(nx)
+    B1i = 0.3 * scale * rng.standard_normal((nx, nv)) / np.sqrt(nv)
+    for _ in range(60):
+        H = np.block([[np.eye(nx) / r2, -C1i.T, np.diag(a) / r2],
+                      [-C1i, 2 * np.eye(nv), B1i.T],
+                      [np.diag(a) / r2, B1i, np.eye(nx)]])
+        try:
+            return np.linalg.cholesky(H - eps * np.eye(len(H))).T
+        except np.linalg.LinAlgError:
+            C1i, B1i = 0.5 * C1i, 0.5 * B1i
+    raise RuntimeError("long-memory initialization failed")  # pragma: no cover - B1, C1 -> 0 always works
+
+
+class RENModule(nn.Module):
+    """Recurrent equilibrium network in the direct parameterization (Revay, Wang & Manchester).
+
+    Follows the sysid torch sequence-module protocol: ``forward(u (B, T, nu), x0 (B, nx))`` →
+    y (B, T, ny), free-run simulation; the direct → explicit map is recomputed once per call.
+
+    Parameters
+    ----------
+    nu, ny : int
+        Number of inputs and outputs.
+    nx : int
+        Number of states.
+    nv : int
+        Number of neurons in the equilibrium layer.
+    kind : {"contracting", "lipschitz", "iqc"}
+        Built-in property: contraction; incremental ℓ2 gain (Lipschitz bound) ``gamma``; or the
+        incremental (Q, S, R) dissipation inequality
+        V(Δx⁺) − ᾱ² V(Δx) ≤ ΔyᵀQΔy + 2ΔuᵀSΔy + ΔuᵀRΔu.
+    gamma : float, optional
+        Lipschitz bound (``kind="lipschitz"``).
+    Q : array_like, shape (ny, ny), optional
+        Negative definite (``kind="iqc"``).
+    S : array_like, shape (nu, ny), optional
+    R : array_like, shape (nu, nu), optional
+        With R − SQ⁻¹Sᵀ ≻ 0.
+    rate : float
+        Contraction-rate bound ᾱ ∈ (0, 1]: V(Δx) shrinks by ᾱ² per step (with equal inputs).
+    activation : {"relu", "tanh"}
+        σ, slope-restricted in [0, 1].
+    polar : bool
+        Polar parameterization H = ρ² XᵀX / ‖X‖²_F + εI (ρ a free parameter).
+    eps : float, optional
+        ε of H = XᵀX + εI; default 1e-12 in float64, 1e-6 in float32 (MATH §3.6).
+    init : {"long_memory", "random"}
+        Initialization of X. "random": Glorot-normal X. "long_memory" (default): X is the
+        Cholesky factor of the H of a REN with slow linear state dynamics (A = diag(a),
+        a ∈ [0.8ᾱ, 0.99ᾱ]), E = I/ᾱ², P = I, Λ = I, D11 = 0 and small random B1, C1 — a good
+        start for lightly damped plants (after RNN.py ``_x_long_memory_init``, MATH §3.5).
+    init_scale : float
+        Scale of the random parts of the initialization.
+    seed : int, optional
+        Seed of the initialization (a private generator; the global torch seed is untouched).
+    dtype : torch.dtype
+        float64 (default) or float32.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sysid.models import RENModule
+    >>> m = RENModule(1, 1, nx=2, nv=4, seed=0)
+    >>> m(torch.zeros(3, 5, 1, dtype=torch.float64), torch.zeros(3, 2, dtype=torch.float64)).shape
+    torch.Size([3, 5, 1])
+    """
+
+    def __init__(self, nu: int, ny: int, *, nx: int, nv: int, kind: str = "contracting", gamma: float | None = None,
+                 Q=None, S=None, R=None, rate: float = 1.0, activation: str = "relu", polar: bool = True,
+                 eps: float | None = None, init: str = "long_memory", init_scale: float = 1.0,
+                 seed: int | None = None, dtype: torch.dtype = torch.float64):
+        super().__init__()
+        Qn, Sn, Rn = check_ren_params(nu, ny, nx, nv, kind, gamma, Q, S, R, rate, activation, owner="RENModule")
+        if init not in ("random", "long_memory"):
+            raise ValueError(f"The 'init' parameter of RENModule must be 'random' or 'long_memory'. Got {init!r} instead.")
+        if dtype not in (torch.float64, torch.float32):
+            raise ValueError(f"dtype must be torch.float64 or torch.float32; got {dtype}.")
+        if eps is None:
+            eps = 1e-12 if dtype == torch.float64 else 1e-6
+        if not (isinstance(eps, (int, float)) and eps > 0):
+            raise ValueError(f"eps must be a float > 0; got {eps!r}.")
+        if dtype == torch.float32 and eps < 1.2e-7:
+            raise ValueError(f"eps = {eps:g} is below float32 resolution (~1.2e-7); use eps >= 1e-6 in float32 "
+                             "or dtype=torch.float64 (MATH §3.6).")
+        self.nu, self.ny, self.nx, self.nv = int(nu), int(ny), int(nx), int(nv)
+        self.kind, self.rate, self.activation = kind, float(rate), activation
+        self.gamma = None if gamma is None else float(gamma)
+        self.polar, self.eps = bool(polar), float(eps)
+        self.dtype = dtype
+        self._sigma = _ACTIVATIONS[activation]
+        gen = torch.Generator().manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**31 - 1, (1,))))
+        n = 2 * nx + nv
+
+        def randn(*shape, std):
+            return nn.Parameter(torch.randn(*shape, generator=gen, dtype=dtype) * std)
+
+        def zeros(*shape):
+            return nn.Parameter(torch.zeros(*shape, dtype=dtype))
+
+        self.X = randn(n, n, std=init_scale * math.sqrt(2.0 / (2 * n)))
+        self.Y1 = randn(nx, nx, std=math.sqrt(2.0 / (2 * nx)))
+        self.B2 = randn(nx, nu, std=math.sqrt(2.0 / (nx + nu)) if nu else 0.0)
+        self.D12 = randn(nv, nu, std=math.sqrt(2.0 / (nv + nu)) if nu else 0.0)
+        self.C2 = randn(ny, nx, std=math.sqrt(2.0 / (ny + nx)))
+        self.D21 = randn(ny, nv, std=math.sqrt(2.0 / (ny + nv)))
+        self.bx, self.bv, self.by = zeros(nx), zeros(nv), zeros(ny)
+        if init == "long_memory":
+            with torch.no_grad():
+                self.X.copy_(torch.as_tensor(_long_memory_X(nx, nv, self.rate, self.eps, init_scale, gen), dtype=dtype))
+                self.Y1.zero_()
+                self.B2.mul_(0.1)  # slow poles amplify the input by ~1/(1 − a): keep the initial gain moderate
+        if self.polar:
+            self.rho = nn.Parameter(torch.linalg.matrix_norm(self.X.detach()).reshape(()))
+        if kind == "contracting":
+            self.D22 = zeros(ny, nu)
+        else:
+            d = min(nu, ny)
+            self.X3 = nn.Parameter(torch.eye(d, dtype=dtype))
+            self.Y3 = zeros(d, d)
+            self.Z3 = zeros(abs(ny - nu), d)
+            self.register_buffer("Q", torch.as_tensor(Qn, dtype=dtype))
+            self.register_buffer("S", torch.as_tensor(Sn, dtype=dtype))
+            self.register_buffer("R", torch.as_tensor(Rn, dtype=dtype))
+
+    def init_from_linear(self, A, B, C, D, *, seed: int = 0, scale: float = 0.1) -> None:
+        """Set the parameters so that the REN starts as the LTI model (A, B, C, D) (module units).
+
+        Linear-system initialization of MATH §3.5 generalized to the rate ᾱ: P solves
+        (A/ᾱ)ᵀP(A/ᾱ) − P + I = 0, E = P/ᾱ², F = EA, Λ = I, D11 = 0 and small random B1ᵢ, C1ᵢ
+        (``scale``), X = chol(H). Exact for ``kind="contracting"``; for robust RENs the output
+        layer adds Γ2 − Γ1 to H, so the start is only close to (A, B, C, D). A with spectral
+        radius ≥ ᾱ is scaled to 0.999ᾱ first.
+
+        Parameters
+        ----------
+        A : array_like, shape (nx, nx)
+        B : array_like, shape (nx, nu)
+        C : array_like, shape (ny, nx)
+        D : array_like, shape (ny, nu)
+        """
+        from scipy.linalg import solve_discrete_lyapunov
+
+        nx, nv, nu, ny = self.nx, self.nv, self.nu, self.ny
+        A, B, C, D = (np.asarray(Z, dtype=float).reshape(shape) if np.size(Z) == shape[0] * shape[1] else
+                      np.asarray(Z, dtype=float) for Z, shape in ((A, (nx, nx)), (B, (nx, nu)), (C, (ny, nx)),
+                                                                  (D, (ny, nu))))
+        for name, Z, shape in (("A", A, (nx, nx)), ("B", B, (nx, nu)), ("C", C, (ny, nx)), ("D", D, (ny, nu))):
+            if Z.shape != shape:
+                raise ValueError(f"{name} must have shape {shape} to initialize this REN; got {Z.shape}.")
+        r = self.rate
+        rho = np.max(np.abs(np.linalg.eigvals(A)))
+        if rho >= 0.999 * r:
+            A = A * (0.999 * r / rho)
+        P = solve_discrete_lyapunov((A / r).T, np.eye(nx))
+        P = 0.5 * (P + P.T)
+        E = P / r**2
+        rng = np.random.default_rng(seed)
+        C1i = scale * rng.standard_normal((nv, nx)) / np.sqrt(nx)
+        B1i = scale * rng.standard_normal((nx, nv)) / np.sqrt(nv)
+        for _ in range(60):
+            H = np.block([[P / r**2, -C1i.T, (E @ A).T], [-C1i, 2 * np.eye(nv), B1i.T], [E @ A, B1i, P]])
+            try:
+                X = np.linalg.cholesky(H - self.eps * np.eye(len(H))).T
+                break
+            except np.linalg.LinAlgError:
+                C1i, B1i = 0.5 * C1i, 0.5 * B1i
+        else:  # pragma: no cover - B1ᵢ, C1ᵢ -> 0 leaves a positive definite H
+            raise RuntimeError("linear initialization failed")
+        with torch.no_grad():
+            t = dict(dtype=self.dtype)
+            self.X.copy_(torch.as_tensor(X, **t))
+            if self.polar:
+                self.rho.copy_(torch.linalg.matrix_norm(self.X))
+            self.Y1.zero_()
+            self.B2.copy_(torch.as_tensor(E @ B, **t))
+            self.D12.mul_(scale)
+            self.C2.copy_(torch.as_tensor(C, **t))
+            self.D21.mul_(scale)
+            if self.kind == "contracting":
+                self.D22.copy_(torch.as_tensor(D, **t))
+            for b in (self.bx, self.bv, self.by):
+                b.zero_()
+
+    # ------------------------------------------------------------------ direct -> explicit
+    def _D22_robust(self):
+        """Feedthrough D22 = −Q⁻¹Sᵀ + LQ⁻¹ N LR with N = Cayley(X3, Y3, Z3), ‖N‖ < 1 (MATH §3.4)."""
+        nu, ny = self.nu, self.ny
+        d = min(nu, ny)
+        I = torch.eye(d, dtype=self.dtype)
+        M3 = self.X3.T @ self.X3 + self.Y3 - self.Y3.T + self.Z3.T @ self.Z3 + self.eps * I
+        if ny >= nu:
+            inv = torch.linalg.inv(I + M3)
+            N = torch.cat([(I - M3) @ inv, -2.0 * self.Z3 @ inv], dim=0)
+        else:
+            N = torch.cat([torch.linalg.solve(I + M3, I - M3), -2.0 * torch.linalg.solve(I + M3, self.Z3.T)], dim=1)
+        LQ = torch.linalg.cholesky(-self.Q).T  # upper: LQᵀ LQ = −Q
+        Rs = self.R - self.S @ torch.linalg.solve(self.Q, self.S.T)
+        LR = torch.linalg.cholesky(0.5 * (Rs + Rs.T)).T
+        return -torch.linalg.solve(self.Q, self.S.T) + torch.linalg.solve_triangular(LQ, N, upper=True) @ LR
+
+    def explicit(self) -> dict[str, torch.Tensor]:
+        """The explicit REN matrices and its certificate, as differentiable tensors.
+
+        Returns
+        -------
+        dict
+            ``A (nx, nx), B1 (nx, nv), B2 (nx, nu), C1 (nv, nx), D11 (nv, nv) strictly lower,
+            D12 (nv, nu), C2 (ny, nx), D21 (ny, nv), D22 (ny, nu), bx (nx,), bv (nv,), by (ny,)``,
+            the implicit ``E, F, P (nx, nx)``, the metric ``M = EᵀP⁻¹E (nx, nx)`` and the
+            multipliers ``Lambda (nv,)`` (Λ = diag(Lambda)).
+        """
+        nx, nv, dt = self.nx, self.nv, self.dtype
+        n = 2 * nx + nv
+        X = self.X
+        XtX = X.T @ X
+        if self.polar:
+            XtX = self.rho ** 2 * XtX / (torch.sum(X * X) + 1e-300)
+        H = XtX + self.eps * torch.eye(n, dtype=dt)
+        B2i, D12i = self.B2, self.D12
+        C2, D21 = self.C2, self.D21
+        if self.kind == "contracting":
+            D22 = self.D22
+        else:
+            D22 = self._D22_robust()
+            Q, S, R = self.Q, self.S, self.R
+            Rt = R + S @ D22 + D22.T @ S.T + D22.T @ Q @ D22
+            Rt = 0.5 * (Rt + Rt.T)
+            G = D22.T @ Q + S
+            C2i, D21i = G @ C2, G @ D21 - D12i.T
+            V1 = torch.cat([C2, D21, torch.zeros(self.ny, nx, dtype=dt)], dim=1)  # (ny, n)
+            V2 = torch.cat([C2i, D21i, B2i.T], dim=1)  # (nu, n)
+            H = H + V2.T @ torch.linalg.solve(Rt, V2) - V1.T @ Q @ V1
+        ix, iv, ip = slice(0, nx), slice(nx, nx + nv), slice(nx + nv, n)
+        H11, H21, H22 = H[ix, ix], H[iv, ix], H[iv, iv]
+        H31, H32, H33 = H[ip, ix], H[ip, iv], H[ip, ip]
+        P, F = H33, H31
+        E = 0.5 * (H11 + P / self.rate ** 2 + self.Y1 - self.Y1.T)
+        lam = 0.5 * torch.diagonal(H22)
+        D11i = -torch.tril(H22, diagonal=-1)
+        A = torch.linalg.solve(E, F)
+        B1 = torch.linalg.solve(E, H32)
+        B2 = torch.linalg.solve(E, B2i)
+        M = E.T @ torch.linalg.solve(P, E)
+        return dict(A=A, B1=B1, B2=B2, C1=-H21 / lam[:, None], D11=D11i / lam[:, None], D12=D12i / lam[:, None],
+                    C2=C2, D21=D21, D22=D22, bx=self.bx, bv=self.bv, by=self.by,
+                    E=E, F=F, P=P, M=0.5 * (M + M.T), Lambda=lam)
+
+    def explicit_numpy(self) -> dict[str, np.ndarray]:
+        """:meth:`explicit` as float64 numpy arrays (detached)."""
+        with torch.no_grad():
+            return {k: v.detach().cpu().to(torch.float64).numpy().copy() for k, v in self.explicit().items()}
+
+    def iqc(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(Q (ny, ny), S (nu, ny), R (nu, nu)) of a robust REN in the module's units; None if contracting."""
+        if self.kind == "contracting":
+            return None
+        return tuple(t.detach().cpu().to(torch.float64).numpy().copy() for t in (self.Q, self.S, self.R))
+
+    def to_lure(self):
+        """The explicit REN as a :class:`sysid.LureSystem` (module units, dt = 1)."""
+        from ..core.delta import get as get_delta
+        from ..core.lure import LureSystem
+
+        m = self.explicit_numpy()
+        return LureSystem(**{k: m[k] for k in ("A", "B1", "B2", "C1", "D11", "D12", "C2", "D21", "D22",
+                                                "bx", "bv", "by")},
+                          delta=get_delta(self.activation), dt=1.0, nu=self.nu)
+
+    # ------------------------------------------------------------------ evaluation
+    def _solve_layer(self, b: torch.Tensor, D11: torch.Tensor) -> torch.Tensor:
+        """w = σ(b + D11 w) for strictly lower-triangular D11, row by row; b (B, nv) → w (B, nv)."""
+        z = b
+        cols = []
+        for i in range(self.nv):
+            wi = self._sigma(z[:, i])
+            cols.append(wi)
+            if i + 1 < self.nv:
+                z = z + wi[:, None] * D11[:, i][None, :]
+        return torch.stack(cols, dim=1)
+
+    def _check(self, u: torch.Tensor, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if u.ndim != 3 or u.shape[2] != self.nu:
+            raise ValueError(f"u must have shape (B, T, nu) = (B, T, {self.nu}); got {tuple(u.shape)}.")
+        if x0.ndim != 2 or x0.shape != (u.shape[0], self.nx):
+            raise ValueError(f"x0 must have shape (B, nx) = ({u.shape[0]}, {self.nx}); got {tuple(x0.shape)}.")
+        return u.to(self.dtype), x0.to(self.dtype)
+
+    def forward_states(self, u: torch.Tensor, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Free-run simulation; returns y (B, T, ny) and the state x (B, T, nx) at each step."""
+        y, x, _ = self.run(u, x0)
+        return y, x
+
+    def run(self, u: torch.Tensor, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Free-run simulation returning y (B, T, ny), x (B, T, nx) and the final state x_T (B, nx)."""
+        u, x = self._check(u, x0)
+        m = self.explicit()
+        A, B1, C1, D11, C2, D21 = m["A"], m["B1"], m["C1"], m["D11"], m["C2"], m["D21"]
+        ub = u @ m["D12"].T + m["bv"]
+        ux = u @ m["B2"].T + m["bx"]
+        uy = u @ m["D22"].T + m["by"]
+        ys, xs = [], []
+        for t in range(u.shape[1]):
+            w = self._solve_layer(x @ C1.T + ub[:, t], D11)
+            xs.append(x)
+            ys.append(x @ C2.T + w @ D21.T + uy[:, t])
+            x = x @ A.T + w @ B1.T + ux[:, t]
+        if not ys:
+            return u.new_zeros(u.shape[0], 0, self.ny), u.new_zeros(u.shape[0], 0, self.nx), x
+        return torch.stack(ys, dim=1), torch.stack(xs, dim=1), x
+
+    def forward(self, u: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+        """Free-run simulation: u (B, T, nu), x0 (B, nx) → y (B, T, ny)."""
+        return self.forward_states(u, x0)[0]
