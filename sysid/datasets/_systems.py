@@ -57,8 +57,11 @@ def _autonomous(A: np.ndarray, t: np.ndarray, y0s: np.ndarray, noise_std: float,
 def _initial_states(y0, n: int, radius: float, rng) -> np.ndarray:
     if not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"n_initial_states must be an int >= 0; got {n!r}.")
+    y0 = np.asarray(y0, dtype=float)
+    if y0.shape != (2,) or not np.all(np.isfinite(y0)):
+        raise ValueError(f"y0 must be 2 finite numbers (the initial state), shape (2,); got {y0.tolist()!r}.")
     extra = rng.uniform(-radius, radius, size=(n, 2))
-    return np.vstack([np.asarray(y0, float)[None], extra])
+    return np.vstack([y0[None], extra])
 
 
 def spiral_source(*, t=None, y0=(2.0, 0.0), n_initial_states: int = 0, noise_std: float = 0.0,
@@ -69,8 +72,15 @@ def spiral_source(*, t=None, y0=(2.0, 0.0), n_initial_states: int = 0, noise_std
     ----------
     t : array_like, shape (N,), optional
         Sample times (the seed's grid by default).
+    y0 : array_like, shape (2,)
+        Initial state of the first training experiment.
     n_initial_states : int
-        Extra experiments from random initial states in [−2, 2]² (the test set uses as many).
+        Extra experiments from random initial states in [−2, 2]² (the test set uses as many,
+        at least one).
+    noise_std : float
+        Standard deviation of white Gaussian noise added to y.
+    seed : int or None
+        Seed of the initial states and of the noise.
 
     Returns
     -------
@@ -91,9 +101,34 @@ def center(*, grid: str = "matrix", t=None, y0=(2.0, 2.0), n_initial_states: int
     Parameters
     ----------
     grid : {"matrix", "node"}
-        The seed's grids: ``"matrix"`` t = linspace(0, 4, 8) (its NN/matrix runs; the "true
-        matrix" [[0.8477, −0.5390], [0.5390, 0.8369]] is expm(A·4/7) for this A), ``"node"``
+        The seed's grids: ``"matrix"`` t = linspace(0, 4, 8) (its NN/matrix runs), ``"node"``
         t = linspace(0, 0.5, 8) (its NeuralODE runs). Ignored when ``t`` is given.
+    t : array_like, shape (N,), optional
+        User-chosen, strictly increasing sample times (non-uniform grids give IOData with ``t``).
+    y0 : array_like, shape (2,)
+        Initial state of the first training experiment.
+    n_initial_states : int
+        Extra training experiments from random initial states in [−2, 2]² (and as many test
+        experiments, at least one).
+    noise_std : float
+        Standard deviation of white Gaussian noise added to y.
+    seed : int or None
+        Seed of the initial states and of the noise.
+
+    Returns
+    -------
+    SimulatedData
+        ``train``/``test``: lists of autonomous IOData (nu = 0, ny = 2); ``system``: the
+        continuous StateSpace (y = x); ``info["A"]`` the continuous A, ``info["Ad"]`` the exact
+        transition matrix expm(A Δt) on a uniform grid.
+
+    Notes
+    -----
+    A = [[−0.1, 10], [−10, 0.1]] has trace 0 and det 99.99, so its eigenvalues are
+    ±9.9995 i: a true center. The seed's "true matrix" of its NN/matrix runs,
+    [[0.8477, −0.5390], [0.5390, 0.8369]], is expm(A·4/7) for exactly this A (checked
+    numerically: [[0.84773, −0.53897], [0.53897, 0.83695]]), i.e. the one-step map on the
+    ``"matrix"`` grid (Δt = 4/7).
     """
     grids = {"matrix": np.linspace(0, 4, 8), "node": np.linspace(0, 0.5, 8)}
     if t is None:
@@ -153,6 +188,23 @@ def pendulum(*, n_train: int = 3000, n_test: int = 1500, g: float = 9.81, l: flo
     ``cutoff``) scaled so that the angle peaks at ``max_angle`` rad in each record — large
     enough to excite the nonlinearity, never over the top.
 
+    Parameters
+    ----------
+    n_train, n_test : int
+        Lengths of the training and the (separate, independently excited) test record.
+    g, l, m, mu : float
+        Gravity [m/s²], length [m], mass [kg], viscous friction [N m s].
+    delta_t : float
+        Euler step = sampling period δ [s].
+    torque_std, cutoff : float
+        Initial scale of the torque and the normalized Butterworth cutoff (0 < cutoff < 1).
+    max_angle : float
+        Peak |φ| of each record [rad]; must stay below π − 0.2.
+    noise_std : float
+        Standard deviation of white Gaussian noise added to the measured angle.
+    seed : int or None
+        Seed of the torque and of the noise.
+
     Returns
     -------
     SimulatedData
@@ -198,9 +250,28 @@ def fourth_order_plant(*, N: int = 1000, n_test: int = 1000, noise_std: float = 
 
     DC gain 7.5351. The returned realization is *balanced* (square-root method; equal, diagonal
     Gramians, Hankel singular values ≈ [25.4, 24.8, 5.5, 2.4] — see ``info["hsv"]``), whose
-    states stay ≈ 10 for unit inputs; python-control's default realization has states of size
-    ≈ 130 (``info["default_system"]``). Inputs are unit-variance white noise; ``noise_std`` adds
-    white output noise.
+    states stay ≈ 10 for unit inputs. The unbalanced realizations are badly scaled:
+    ``control.c2d(control.ss(zpk))`` (``info["default_system"]``) has C entries of size ≈ 2e6
+    and states ≈ 0.02, the controllable-canonical ``control.ss(tf)`` one has states of several
+    hundred for a unit step. Balancing uses :func:`sysid.core.lti.balanced_realization`
+    (square-root method; no slycot).
+
+    Parameters
+    ----------
+    N, n_test : int
+        Lengths of the training and test records.
+    noise_std : float
+        Standard deviation of white Gaussian noise added to the output.
+    balanced : bool
+        Return the balanced realization (default) or ``info["default_system"]``.
+    seed : int or None
+        Seed of the inputs (unit-variance white Gaussian noise) and of the noise.
+
+    Returns
+    -------
+    SimulatedData
+        ``train``/``test`` IOData (nu = ny = 1, dt = 0.01); ``system`` the discrete
+        StateSpace; ``info``: ``continuous`` (the zpk), ``default_system``, ``hsv``, ``dcgain``.
     """
     if not isinstance(N, (int, np.integer)) or N < 1:
         raise ValueError(f"N must be an int >= 1; got {N!r}.")
@@ -223,8 +294,21 @@ def damped_oscillator(*, m: float = 1.0, gamma: float = 0.3, N: int = 1000, dt: 
 
     Parameters
     ----------
+    m, gamma : float
+        Mass (> 0) and damping (>= 0); the spring constant is 1.
+    N : int
+        Samples per record (train and test each).
+    dt : float
+        Sampling period [s].
     forcing : {"multisine", "noise", "step"}
-        Random-phase multisine over 0.05–1 Hz, white noise, or a unit step.
+        ``"multisine"``: sum of 20 sines at linspace(0.05, 1, 20) Hz with random phases,
+        divided by 3 (std ≈ 1.05); ``"noise"``: unit-variance white noise held over each
+        sample; ``"step"``: F = 1. The force is held constant between samples, so the
+        sampled data are exact (ZOH discretization of the continuous system).
+    noise_std : float
+        Standard deviation of white Gaussian noise added to x.
+    seed : int or None
+        Seed of the phases / the noise input and of the output noise.
 
     Returns
     -------
