@@ -56,6 +56,11 @@ def demo(out: str = "out", seed: int = 0, quick: bool = False) -> int:
     rows = [r + [""] * (width - len(r)) for r in rows]
     print(_table(rows))
 
+    from . import certify
+
+    print("\ncertificates of the identified model (LMIs, re-checked in numpy):")
+    print(certify.report(lin))
+
     fig = plot.compare(results, labels, title="pendulum, test set: free-run simulation")
     path = os.path.join(out, "demo_compare.png")
     plot.save(fig, path)
