@@ -51,7 +51,7 @@ def compare(results: CompareResult | Sequence[CompareResult], labels: Sequence[s
         unit = f" [{ref.output_units[i]}]" if ref.output_units and ref.output_units[i] else ""
         ax.set_ylabel(f"{ref.output_names[i]}{unit}")
         ax.legend(loc="upper right", fontsize="small")
-    axes[-1].set_xlabel("time")
+    axes[-1].set_xlabel("time [s]")
     what = "free-run simulation" if ref.kind == "simulation" else f"{ref.horizon}-step prediction"
     axes[0].set_title(title or f"compare: {what}")
     fig.tight_layout()
