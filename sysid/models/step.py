@@ -1,0 +1,95 @@
+"""Discrete one-step models of the seed study: the neural step and the matrix step."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..core.delta import Tanh
+from ..core.lure import LureSystem
+
+__all__ = ["StepModule", "MatrixStepModule"]
+
+
+class _Recurrent(nn.Module):
+    """Shared simulation loop: ``forward(u (B, T, nu), x0 (B, nx)) -> y (B, T, ny)``."""
+
+    def step(self, x, u):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def output(self, x, u):
+        return x @ self.C.T + (u @ self.D.T if self.D is not None else 0)
+
+    def forward_states(self, u, x0):
+        xs, ys = [], []
+        x = x0
+        for k in range(u.shape[1]):
+            xs.append(x)
+            ys.append(self.output(x, u[:, k]))
+            x = self.step(x, u[:, k])
+        return torch.stack(ys, 1), torch.stack(xs, 1)
+
+    def forward(self, u, x0):
+        return self.forward_states(u, x0)[0]
+
+
+def _output_layer(module, nx, nu, ny, full_state: bool, feedthrough: bool):
+    if full_state:
+        if nx != ny:
+            raise ValueError(f"a full-state model (y = x) needs nx = ny; got nx = {nx}, ny = {ny}.")
+        module.register_buffer("C", torch.eye(nx))
+        module.D = None
+    else:
+        module.C = nn.Parameter(torch.randn(ny, nx) / np.sqrt(nx))
+        module.D = nn.Parameter(torch.zeros(ny, nu)) if feedthrough and nu else None
+
+
+class StepModule(_Recurrent):
+    """x⁺ = W2 tanh(W1 x + U u + b1) + b2, y = C x (+ D u); the seed's one-step network.
+
+    Weights N(0, init_std²), biases 0 (the seed's initialization). With ``full_state`` y = x.
+    Lur'e form: A = 0, B1 = W2, C1 = W1, D12 = U, bx = b2, bv = b1, Δ = tanh.
+    """
+
+    def __init__(self, nx: int, nu: int, ny: int, *, hidden: int = 16, full_state: bool = True,
+                 feedthrough: bool = False, init_std: float = 0.01, residual: bool = False):
+        super().__init__()
+        self.nx, self.nu, self.ny, self.residual = nx, nu, ny, residual
+        self.W1 = nn.Parameter(init_std * torch.randn(hidden, nx))
+        self.U = nn.Parameter(init_std * torch.randn(hidden, nu))
+        self.b1 = nn.Parameter(torch.zeros(hidden))
+        self.W2 = nn.Parameter(init_std * torch.randn(nx, hidden))
+        self.b2 = nn.Parameter(torch.zeros(nx))
+        _output_layer(self, nx, nu, ny, full_state, feedthrough)
+
+    def step(self, x, u):
+        z = torch.tanh(x @ self.W1.T + u @ self.U.T + self.b1) @ self.W2.T + self.b2
+        return x + z if self.residual else z
+
+    def to_lure(self, dt: float) -> LureSystem:
+        g = lambda p: p.detach().cpu().numpy().astype(float)  # noqa: E731
+        A = np.eye(self.nx) if self.residual else np.zeros((self.nx, self.nx))
+        return LureSystem(A=A, B1=g(self.W2), B2=np.zeros((self.nx, self.nu)), C1=g(self.W1), D12=g(self.U),
+                          C2=g(self.C), D22=g(self.D) if self.D is not None else np.zeros((self.ny, self.nu)),
+                          bx=g(self.b2), bv=g(self.b1), delta=Tanh(), dt=dt)
+
+
+class MatrixStepModule(_Recurrent):
+    """x⁺ = B̂ x (+ B̂u u), y = C x (+ D u); ``B̂`` starts at the identity."""
+
+    def __init__(self, nx: int, nu: int, ny: int, *, full_state: bool = True, feedthrough: bool = False):
+        super().__init__()
+        self.nx, self.nu, self.ny = nx, nu, ny
+        self.B_hat = nn.Parameter(torch.eye(nx))
+        self.B_u = nn.Parameter(torch.zeros(nx, nu))
+        _output_layer(self, nx, nu, ny, full_state, feedthrough)
+
+    def step(self, x, u):
+        return x @ self.B_hat.T + u @ self.B_u.T
+
+    def to_lure(self, dt: float) -> LureSystem:
+        g = lambda p: p.detach().cpu().numpy().astype(float)  # noqa: E731
+        return LureSystem(A=g(self.B_hat), B2=g(self.B_u), C2=g(self.C),
+                          D22=g(self.D) if self.D is not None else np.zeros((self.ny, self.nu)), dt=dt,
+                          nx=self.nx, nu=self.nu, ny=self.ny)

@@ -1,0 +1,153 @@
+import numpy as np
+import pytest
+import torch
+
+from sysid import DivergenceError, IOData, LureSystem, compare, datasets
+from sysid.delta import Tanh
+from sysid.estimators import MatrixStep, NeuralNetStep
+from sysid.estimators._neural_base import fold_normalization
+from sysid.training import TrainConfig, load_checkpoint, make_windows, save_checkpoint, train
+
+
+def plant_data(N=200, seed=0):
+    rng = np.random.default_rng(seed)
+    u = rng.normal(size=(N, 1))
+    lure = LureSystem(A=[[0.6, 0.2], [-0.2, 0.5]], B1=[[0.3], [0.1]], B2=[[1.0], [0.5]], C1=[[1.0, 0.0]],
+                      C2=[[1.0, 0.5]], delta=Tanh(), dt=0.1)
+    return IOData(u, 2.0 + 3.0 * lure.simulate(u), dt=0.1)
+
+
+@pytest.mark.parametrize("maker", [datasets.spiral_source, datasets.center])
+def test_matrix_step_recovers_the_transition_matrix(maker):
+    d = maker()
+    m = MatrixStep().fit(d.train)
+    assert np.abs(m.B_hat_ - d.info["Ad"]).max() < 1e-6
+    np.testing.assert_array_equal(m.linearize().A, m.B_hat_)
+    if maker is datasets.spiral_source:  # the center's grid (ω Δt = 5.7 rad > π) aliases: logm cannot recover A
+        assert np.abs(m.continuous_A_ - d.info["A"]).max() < 1e-5
+
+
+def test_neural_step_beats_the_seed_loss_on_the_spiral():
+    d = datasets.spiral_source()
+    est = NeuralNetStep(hidden=16, epochs=300, loss="simulation", lr=1e-2).fit(d.train)
+    y = est.simulate(np.zeros((8, 0)), x0=d.train[0].y[0])
+    assert np.mean((y - d.train[0].y) ** 2) < 2.3e-3  # the seed's table: 2.3e-3
+    assert est.history_.loss[-1] < 0.05 * est.history_.loss[0]
+
+
+def test_to_lure_equals_the_torch_model_with_normalization_and_fitted_state():
+    d = plant_data()
+    est = NeuralNetStep(nx=3, hidden=6, feedthrough=True, epochs=20, seed=1).fit(d)
+    assert abs(est.y_mean_[0]) > 1  # the normalization is not trivial
+    x0 = np.array([0.3, -0.2, 0.1])
+    np.testing.assert_allclose(est.to_lure().simulate(d.u, x0), est.simulate(d.u, x0=x0), rtol=1e-10, atol=1e-10)
+    full = NeuralNetStep(hidden=6, epochs=5, seed=1).fit(d)  # y = x: the state is the physical output
+    x0 = d.y[0]
+    np.testing.assert_allclose(full.to_lure().simulate(d.u, x0), full.simulate(d.u, x0=x0), rtol=1e-10, atol=1e-10)
+
+
+def test_training_reduces_the_loss_with_every_optimizer():
+    d = plant_data()
+    for opt, lr in (("adam", 1e-2), ("rmsprop", 1e-2), ("lbfgs", 1.0)):
+        est = NeuralNetStep(nx=2, hidden=8, epochs=15, optimizer=opt, lr=lr, seed=0).fit(d)
+        assert est.history_.loss[-1] < 0.7 * est.history_.loss[0], opt
+    res = compare(est, d, x0="estimate")
+    assert res.fit_percent[0] > 50
+
+
+def test_divergence_guard_restores_best_weights():
+    d = plant_data()
+    with pytest.raises(DivergenceError, match="best weights were restored"):
+        NeuralNetStep(nx=2, epochs=30, optimizer="sgd", lr=1e6, clip_grad=None).fit(d)
+
+    class Nan(torch.nn.Module):
+        nx, nu, ny = 1, 1, 1
+
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Parameter(torch.tensor([0.5], dtype=torch.float64))
+            self.calls = 0
+
+        def forward(self, u, x0):
+            self.calls += 1
+            y = self.a * u
+            return y * float("nan") if self.calls > 6 else y
+
+    m = Nan()
+    w = make_windows([(np.ones((5, 1)), 2 * np.ones((5, 1)))])
+    with pytest.raises(DivergenceError):
+        train(m, w, TrainConfig(epochs=50, lr=0.1))
+    assert torch.isfinite(m.a).all()
+    assert abs(float(m.a.detach()) - 0.5) > 1e-3  # the best (trained) value was restored, not a NaN
+
+
+def test_early_stopping_and_loss_threshold():
+    d = plant_data()
+    train_d, val_d = d.split(0.7)
+    est = NeuralNetStep(nx=2, hidden=8, epochs=500, lr=0.05, patience=3, loss="simulation", seed=0).fit(train_d, val=val_d)
+    h = est.history_
+    assert h.stopped in ("early_stopping", "max_iter") and len(h.val_loss) == len(h.loss)
+    assert h.best_loss == pytest.approx(min(h.val_loss))
+    est = NeuralNetStep(nx=2, epochs=500, loss_threshold=0.5, seed=0).fit(d)
+    assert est.history_.stopped == "loss_threshold" and est.history_.loss[-1] < 0.5
+
+
+def test_checkpoint_round_trip_and_tamper(tmp_path):
+    d = plant_data()
+    est = NeuralNetStep(nx=2, hidden=5, epochs=3, seed=0).fit(d)
+    save_checkpoint(est.module_, tmp_path / "ck", metadata={"epochs": 3})
+    other = NeuralNetStep(nx=2, hidden=5, epochs=0, seed=5).fit(d).module_
+    assert load_checkpoint(other, tmp_path / "ck") == {"epochs": 3}
+    for k, v in est.module_.state_dict().items():
+        assert torch.equal(v, other.state_dict()[k])
+    w = tmp_path / "ck" / "weights.pt"
+    raw = bytearray(w.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    w.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="do not match the SHA-256"):
+        load_checkpoint(other, tmp_path / "ck")
+
+
+def test_estimator_save_load_is_bit_exact(tmp_path):
+    d = plant_data()
+    est = NeuralNetStep(nx=2, hidden=5, epochs=3, seed=0).fit(d)
+    est.save(tmp_path / "m")
+    back = NeuralNetStep.load(tmp_path / "m")
+    np.testing.assert_array_equal(back.simulate(d.u), est.simulate(d.u))
+
+
+def test_fold_normalization_is_exact():
+    rng = np.random.default_rng(0)
+    lure = LureSystem(A=0.3 * rng.normal(size=(2, 2)), B1=rng.normal(size=(2, 3)) * 0.3, B2=rng.normal(size=(2, 1)),
+                      C1=rng.normal(size=(3, 2)), D12=rng.normal(size=(3, 1)), C2=rng.normal(size=(2, 2)),
+                      D21=rng.normal(size=(2, 3)), D22=rng.normal(size=(2, 1)), bx=rng.normal(size=2),
+                      bv=rng.normal(size=3), by=rng.normal(size=2), delta=Tanh(), dt=1.0)
+    mu, su, my, sy, T, t = [1.5], [2.0], [3.0, -1.0], [0.5, 4.0], np.array([2.0, 0.5]), np.array([1.0, -2.0])
+    phys = fold_normalization(lure, u_mean=mu, u_std=su, y_mean=my, y_std=sy, x_scale=T, x_shift=t)
+    u = rng.normal(size=(30, 1)) * 3 + 1
+    xn0 = np.array([0.2, -0.4])
+    y_ref = lure.simulate((u - mu) / su, xn0) * sy + my
+    np.testing.assert_allclose(phys.simulate(u, T * xn0 + t), y_ref, rtol=1e-12, atol=1e-12)
+
+
+def test_bad_parameters():
+    d = plant_data()
+    with pytest.raises(ValueError, match="The 'lr' parameter of NeuralNetStep must be > 0. Got -1 instead."):
+        NeuralNetStep(lr=-1).fit(d)
+    with pytest.raises(ValueError, match="The 'optimizer' parameter of NeuralNetStep must be one of"):
+        NeuralNetStep(optimizer="adagrad", epochs=1).fit(d)
+    with pytest.raises(ValueError, match="The 'dtype' parameter"):
+        NeuralNetStep(dtype="float16").fit(d)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        if torch.cuda.is_available():
+            pytest.skip("CUDA present")
+        NeuralNetStep(device="cuda").fit(d)
+    with pytest.raises(ValueError, match="needs horizon"):
+        make_windows([(np.ones((5, 1)), np.ones((5, 1)))], loss="truncated")
+    with pytest.raises(ValueError, match="shorter than the window"):
+        make_windows([(np.ones((5, 1)), np.ones((5, 1)))], loss="truncated", horizon=10)
+    from sysid.models.step import StepModule
+
+    hidden_state = StepModule(2, 1, 1, full_state=False).double()
+    with pytest.raises(ValueError, match="nx = ny"):
+        train(hidden_state, make_windows([(np.ones((5, 1)), np.ones((5, 1)))], x0="measured"), TrainConfig(epochs=1))
