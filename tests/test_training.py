@@ -151,3 +151,49 @@ def test_bad_parameters():
     hidden_state = StepModule(2, 1, 1, full_state=False).double()
     with pytest.raises(ValueError, match="nx = ny"):
         train(hidden_state, make_windows([(np.ones((5, 1)), np.ones((5, 1)))], x0="measured"), TrainConfig(epochs=1))
+
+
+@pytest.mark.parametrize("grid", ["spiral", "center"])
+def test_neural_ode_matrix_recovers_A(grid):
+    from sysid.estimators import NeuralODEMatrix
+
+    d = datasets.spiral_source() if grid == "spiral" else datasets.center(grid="node")
+    m = NeuralODEMatrix().fit(d.train)
+    assert np.abs(m.M_ - d.info["A"]).max() < 1e-6
+    np.testing.assert_array_equal(m.linearize().A, m.M_)
+
+
+def test_neural_ode_vector_field_matches_the_lure_export():
+    from sysid.estimators import NeuralODE
+
+    d = plant_data(N=40)
+    est = NeuralODE(nx=2, hidden=5, epochs=2, normalize="standard").fit(d)
+    lure = est.to_lure()
+    assert lure.is_continuous
+    rng = np.random.default_rng(0)
+    m = est.module_
+    for _ in range(5):
+        x, u = rng.normal(size=2), rng.normal(size=1)
+        with torch.no_grad():
+            f = m.field(torch.tensor(x)[None], torch.tensor((u - est.u_mean_) / est.u_std_)[None])[0].numpy()
+        np.testing.assert_allclose(lure.vector_field(x, u), f / est.dt_, rtol=1e-12, atol=1e-12)
+    # the trajectories agree to within the solvers' tolerances
+    y_torch = est.simulate(d.u[:15], x0=[0.1, 0.2])
+    y_lure = lure.simulate(d.u[:15], [0.1, 0.2], t=d.t[:15])
+    np.testing.assert_allclose(y_lure, y_torch, atol=1e-6)
+
+
+def test_rk4_converges_with_order_four():
+    from sysid.models.node import NeuralODEModule
+
+    torch.manual_seed(0)
+    ref = NeuralODEModule(2, 1, 2, dt=1.0, hidden=4, method="dopri5", rtol=1e-12, atol=1e-14, init_std=0.8).double()
+    u = torch.sin(torch.arange(6.0, dtype=torch.float64))[None, :, None]
+    x0 = torch.tensor([[0.5, -0.3]], dtype=torch.float64)
+    exact = ref(u, x0).detach()
+    errs = []
+    for n in (10, 20, 40):
+        ref.method, ref.substeps = "rk4", n
+        errs.append(float((ref(u, x0) - exact).abs().max().detach()))
+    ratios = [errs[0] / errs[1], errs[1] / errs[2]]
+    assert all(12 < r < 20 for r in ratios), (errs, ratios)

@@ -114,3 +114,102 @@ class MatrixStep(_StepEstimator):
         """The continuous-time matrix logm(B̂)/Δt (principal logarithm)."""
         L = logm(self.B_hat_)
         return np.real_if_close(L, tol=1e6) / self.dt_
+
+
+class _ODEEstimator(_StepEstimator):
+    def _module_lure(self) -> LureSystem:
+        return self.module_.to_lure()
+
+
+class NeuralODE(_ODEEstimator):
+    """Continuous-time neural state-space model ẋ = W2 tanh(W1 x + U u + b1) + b2, y = x or C x.
+
+    Trained on uniformly sampled data by integrating each sample interval (input held:
+    ``hold="zoh"``, or linearly interpolated: ``"foh"``) with torchdiffeq — fixed-step RK4 with
+    ``substeps`` steps per interval by default, or adaptive ``dopri5`` (``adjoint=True`` for the
+    adjoint gradients). ``to_lure()`` is a continuous LureSystem (dt = 0) and ``linearize()`` a
+    continuous StateSpace. Other parameters as :class:`NeuralNetStep`.
+    """
+
+    _owner = "NeuralODE"
+
+    def __init__(self, nx: int | None = None, *, hidden: int = 16, init_std: float = 0.1, feedthrough: bool = False,
+                 method: str = "rk4", substeps: int = 4, hold: str = "zoh", adjoint: bool = False,
+                 epochs: int = 300, lr: float = 5e-2, optimizer: str = "adam", loss: str = "simulation",
+                 horizon: int | None = None, batch_size: int | None = None, loss_threshold: float | None = None,
+                 patience: int | None = None, clip_grad: float | None = 10.0, x0: str = "auto",
+                 normalize: str | None = "scale", seed: int | None = 0, dtype: str = "float64",
+                 device: str | None = None, progress: bool = False):
+        self.nx, self.hidden, self.init_std, self.feedthrough = nx, hidden, init_std, feedthrough
+        self.method, self.substeps, self.hold, self.adjoint = method, substeps, hold, adjoint
+        self.epochs, self.lr, self.optimizer, self.loss, self.horizon = epochs, lr, optimizer, loss, horizon
+        self.batch_size, self.loss_threshold, self.patience, self.clip_grad = batch_size, loss_threshold, patience, clip_grad
+        self.x0, self.normalize, self.seed, self.dtype, self.device, self.progress = x0, normalize, seed, dtype, device, progress
+
+    def _build_module(self, nu: int, ny: int):
+        from ..models.node import NeuralODEModule
+
+        check_int(self.hidden, "hidden", self._owner)
+        check_int(self.substeps, "substeps", self._owner)
+        nx = self._nx(ny)
+        full = self.nx is None or (nx == ny and not self.feedthrough)
+        # time is measured in sample periods inside the module; the export rescales it
+        return NeuralODEModule(nx, nu, ny, dt=1.0, hidden=self.hidden, full_state=full, feedthrough=self.feedthrough,
+                               method=self.method, substeps=self.substeps, hold=self.hold, adjoint=self.adjoint,
+                               init_std=self.init_std)
+
+    def _module_lure(self) -> LureSystem:
+        # the module's clock counts samples (dt = 1): in seconds the vector field is f / dt
+        lure = self.module_.to_lure()
+        s = 1.0 / self.dt_
+        return LureSystem(A=s * lure.A, B1=s * lure.B1, B2=s * lure.B2, C1=lure.C1, D12=lure.D12, C2=lure.C2,
+                          D22=lure.D22, bx=s * lure.bx, bv=lure.bv, delta=lure.delta, dt=0.0)
+
+
+class NeuralODEMatrix(_ODEEstimator):
+    """The linear vector field ẋ = M x (+ N u), fitted through its exact ZOH discretization
+    (matrix exponential, no integration bias) with L-BFGS in float64; ``M_`` is M in the
+    exported coordinates."""
+
+    _owner = "NeuralODEMatrix"
+
+    def __init__(self, nx: int | None = None, *, feedthrough: bool = False, epochs: int = 50, lr: float = 1.0,
+                 optimizer: str = "lbfgs", loss: str = "simulation", horizon: int | None = None,
+                 batch_size: int | None = None, loss_threshold: float | None = None, patience: int | None = None,
+                 clip_grad: float | None = None, x0: str = "auto", normalize: str | None = "scale",
+                 seed: int | None = 0, dtype: str = "float64", device: str | None = None, progress: bool = False):
+        self.nx, self.feedthrough = nx, feedthrough
+        self.epochs, self.lr, self.optimizer, self.loss, self.horizon = epochs, lr, optimizer, loss, horizon
+        self.batch_size, self.loss_threshold, self.patience, self.clip_grad = batch_size, loss_threshold, patience, clip_grad
+        self.x0, self.normalize, self.seed, self.dtype, self.device, self.progress = x0, normalize, seed, dtype, device, progress
+
+    def _build_module(self, nu: int, ny: int):
+        from ..models.node import NeuralODEMatrixModule
+
+        check_int(self.nx, "nx", self._owner, allow_none=True)
+        nx = self._nx(ny)
+        full = self.nx is None or (nx == ny and not self.feedthrough)
+        return NeuralODEMatrixModule(nx, nu, ny, dt=self.dt_, full_state=full, feedthrough=self.feedthrough)
+
+    def _init_module(self, module, records) -> None:
+        """Start from logm of the least-squares one-step transition (full-state data): for
+        noise-free data this is already the answer, and it avoids the local minima of the
+        matrix-exponential fit for fast rotations."""
+        import torch
+
+        if not self._full_state:
+            return
+        X0 = np.concatenate([y[:-1] for _, y in records])
+        X1 = np.concatenate([y[1:] for _, y in records])
+        U0 = np.concatenate([u[:-1] for u, _ in records])
+        theta = np.linalg.lstsq(np.hstack([X0, U0]), X1, rcond=None)[0].T
+        Ad = theta[:, : X0.shape[1]]
+        L = logm(Ad)
+        if np.all(np.isfinite(L)) and np.abs(np.imag(L)).max() < 1e-8:
+            with torch.no_grad():
+                module.M.copy_(torch.as_tensor(np.real(L) / self.dt_, dtype=module.M.dtype))
+
+    @property
+    def M_(self) -> np.ndarray:
+        """M in the exported coordinates, shape (nx, nx)."""
+        return self.to_lure().A

@@ -67,6 +67,9 @@ class NeuralEstimator(BaseEstimator):
     def _full_state(self) -> bool:
         return False
 
+    def _init_module(self, module, records) -> None:
+        """Data-driven initialization before training (default: none)."""
+
     # ------------------------------------------------------------------ helpers
     def _torch_dtype(self):
         import torch
@@ -127,6 +130,7 @@ class NeuralEstimator(BaseEstimator):
         dtype, device = self._torch_dtype(), self._device()
         torch.manual_seed(self.seed if self.seed is not None else 0)
         module = self._build_module(nu, ny).to(device=device, dtype=dtype)
+        self._init_module(module, self._records(exps))
         x0 = self.x0 if self.x0 != "auto" else ("measured" if self._full_state else "fit")
         windows = make_windows(self._records(exps), loss=self.loss, horizon=self.horizon, x0=x0, dtype=dtype,
                                device=device)

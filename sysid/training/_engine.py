@@ -240,8 +240,10 @@ def train(module: torch.nn.Module, windows: list[Windows], config: TrainConfig, 
             def closure():
                 opt.zero_grad()
                 loss = _loss(module, windows, fitted)
-                if torch.isfinite(loss):
-                    loss.backward()
+                if not torch.isfinite(loss):
+                    # keep the line search inside its bracket: a huge, finite loss with zero slope
+                    return torch.tensor(1e30, dtype=loss.dtype)
+                loss.backward()
                 return loss
             opt.step(closure)
         else:

@@ -1,0 +1,137 @@
+"""Continuous-time models: a NeuralODE ẋ = f_θ(x, u) and the linear ẋ = M x + N u.
+
+Sampled data are simulated with the input held over each sample interval (zero-order hold)
+or interpolated linearly (first-order hold). The NeuralODE integrates with torchdiffeq
+(fixed-step ``rk4`` with sub-steps by default, or adaptive ``dopri5``, optionally with the
+adjoint method); the linear model uses the exact discretization (matrix exponential).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..core.delta import Tanh
+from ..core.lure import LureSystem
+from .step import _output_layer
+
+__all__ = ["NeuralODEModule", "NeuralODEMatrixModule"]
+
+
+class NeuralODEModule(nn.Module):
+    """ẋ = W2 tanh(W1 x + U u + b1) + b2 (+ A x with ``linear=True``), y = C x (+ D u).
+
+    Lur'e form (continuous, dt = 0): A, B1 = W2, C1 = W1, D12 = U, bx = b2, bv = b1, Δ = tanh.
+
+    Parameters
+    ----------
+    dt : float
+        Sample period of the data (time unit of the training grid).
+    method : {"rk4", "dopri5", "euler"}
+    substeps : int
+        Fixed-step methods: integration steps per sample interval.
+    hold : {"zoh", "foh"}
+        Input between samples.
+    adjoint : bool
+        Gradients by the adjoint method (torchdiffeq.odeint_adjoint).
+    """
+
+    def __init__(self, nx: int, nu: int, ny: int, *, dt: float, hidden: int = 16, full_state: bool = True,
+                 feedthrough: bool = False, method: str = "rk4", substeps: int = 4, hold: str = "zoh",
+                 adjoint: bool = False, rtol: float = 1e-7, atol: float = 1e-9, init_std: float = 0.1):
+        super().__init__()
+        if method not in ("rk4", "dopri5", "euler"):
+            raise ValueError(f"method must be 'rk4', 'dopri5' or 'euler'; got {method!r}.")
+        if hold not in ("zoh", "foh"):
+            raise ValueError(f"hold must be 'zoh' or 'foh'; got {hold!r}.")
+        self.nx, self.nu, self.ny, self.dt = nx, nu, ny, float(dt)
+        self.method, self.substeps, self.hold, self.adjoint, self.rtol, self.atol = method, substeps, hold, adjoint, rtol, atol
+        self.W1 = nn.Parameter(init_std * torch.randn(hidden, nx))
+        self.U = nn.Parameter(init_std * torch.randn(hidden, nu))
+        self.b1 = nn.Parameter(torch.zeros(hidden))
+        self.W2 = nn.Parameter(init_std * torch.randn(nx, hidden))
+        self.b2 = nn.Parameter(torch.zeros(nx))
+        _output_layer(self, nx, nu, ny, full_state, feedthrough)
+
+    def field(self, x, u):
+        """The vector field f(x, u), batched: x (B, nx), u (B, nu) → (B, nx)."""
+        return torch.tanh(x @ self.W1.T + u @ self.U.T + self.b1) @ self.W2.T + self.b2
+
+    def output(self, x, u):
+        return x @ self.C.T + (u @ self.D.T if self.D is not None else 0)
+
+    def _interval(self, x, u0, u1):
+        from torchdiffeq import odeint, odeint_adjoint
+
+        hold = self.hold
+
+        class _F(nn.Module):
+            def __init__(self, outer):
+                super().__init__()
+                self.outer = outer
+
+            def forward(self, s, z):
+                uu = u0 if hold == "zoh" else u0 + (s / self.outer.dt) * (u1 - u0)
+                return self.outer.field(z, uu)
+
+        f = _F(self)
+        t = torch.tensor([0.0, self.dt], dtype=x.dtype, device=x.device)
+        opts = {}
+        if self.method != "dopri5":
+            opts = {"options": {"step_size": self.dt / self.substeps}}
+        else:
+            opts = {"rtol": self.rtol, "atol": self.atol}
+        solver = odeint_adjoint if self.adjoint else odeint
+        kw = {"adjoint_params": tuple(self.parameters())} if self.adjoint else {}
+        return solver(f, x, t, method=self.method, **opts, **kw)[-1]
+
+    def forward(self, u, x0):
+        ys, x = [], x0
+        T = u.shape[1]
+        for k in range(T):
+            ys.append(self.output(x, u[:, k]))
+            if k + 1 < T:
+                x = self._interval(x, u[:, k], u[:, k + 1])
+        return torch.stack(ys, 1)
+
+    def to_lure(self) -> LureSystem:
+        g = lambda p: p.detach().cpu().numpy().astype(float)  # noqa: E731
+        return LureSystem(A=np.zeros((self.nx, self.nx)), B1=g(self.W2), B2=np.zeros((self.nx, self.nu)),
+                          C1=g(self.W1), D12=g(self.U), C2=g(self.C),
+                          D22=g(self.D) if self.D is not None else np.zeros((self.ny, self.nu)),
+                          bx=g(self.b2), bv=g(self.b1), delta=Tanh(), dt=0.0)
+
+
+class NeuralODEMatrixModule(nn.Module):
+    """ẋ = M x + N u, y = C x (+ D u), simulated with the exact zero-order-hold discretization
+    expm([[M, N], [0, 0]] Δt) (no integration error)."""
+
+    def __init__(self, nx: int, nu: int, ny: int, *, dt: float, full_state: bool = True, feedthrough: bool = False):
+        super().__init__()
+        self.nx, self.nu, self.ny, self.dt = nx, nu, ny, float(dt)
+        self.M = nn.Parameter(torch.zeros(nx, nx))
+        self.N = nn.Parameter(torch.zeros(nx, nu))
+        _output_layer(self, nx, nu, ny, full_state, feedthrough)
+
+    def discrete(self):
+        n, m = self.nx, self.nu
+        Z = torch.zeros(n + m, n + m, dtype=self.M.dtype, device=self.M.device)
+        Z[:n, :n] = self.M
+        Z[:n, n:] = self.N
+        E = torch.linalg.matrix_exp(Z * self.dt)
+        return E[:n, :n], E[:n, n:]
+
+    def forward(self, u, x0):
+        Ad, Bd = self.discrete()
+        ys, x = [], x0
+        for k in range(u.shape[1]):
+            ys.append(x @ self.C.T + (u[:, k] @ self.D.T if self.D is not None else 0))
+            x = x @ Ad.T + u[:, k] @ Bd.T
+        return torch.stack(ys, 1)
+
+    def to_lure(self) -> LureSystem:
+        g = lambda p: p.detach().cpu().numpy().astype(float)  # noqa: E731
+        return LureSystem(A=g(self.M), B2=g(self.N), C2=g(self.C),
+                          D22=g(self.D) if self.D is not None else np.zeros((self.ny, self.nu)), dt=0.0,
+                          nx=self.nx, nu=self.nu, ny=self.ny)
