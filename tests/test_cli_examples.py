@@ -41,3 +41,13 @@ def test_pendulum_example_runs(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "pendulum_compare.png").is_file() and (tmp_path / "pendulum_poles.png").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", ["spiral_source.py", "center.py"])
+def test_seed_study_examples_run(script, tmp_path):
+    res = subprocess.run([sys.executable, str(REPO / "examples" / script), "--out", str(tmp_path), "--epochs", "20"],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert "learned vs true matrices" in res.stdout
+    assert len(list(tmp_path.glob("*.png"))) == 2 and len(list(tmp_path.glob("*.json"))) == 1
