@@ -51,3 +51,11 @@ def test_seed_study_examples_run(script, tmp_path):
     assert res.returncode == 0, res.stderr
     assert "learned vs true matrices" in res.stdout
     assert len(list(tmp_path.glob("*.png"))) == 2 and len(list(tmp_path.glob("*.json"))) == 1
+
+
+@pytest.mark.slow
+def test_pendulum_neural_example_runs(tmp_path):
+    res = subprocess.run([sys.executable, str(REPO / "examples" / "pendulum_neural.py"), "--out", str(tmp_path),
+                          "--epochs", "10"], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert "true (continuous)" in res.stdout and (tmp_path / "pendulum_neural.png").is_file()

@@ -42,6 +42,8 @@ class NeuralNetStep(_StepEstimator):
         Standard deviation of the initial weights (the seed: 0.01); biases start at 0.
     feedthrough : bool
         A direct term D (only with nx > ny).
+    residual : bool
+        x(k+1) = x(k) + W2 tanh(...) + b2 (A = I in the Lur'e form): suits finely sampled plants.
     epochs, lr, optimizer, loss, horizon, batch_size, loss_threshold, patience, clip_grad
         Training (see :class:`sysid.training.TrainConfig`); ``loss`` is "simulation",
         "truncated" (windows of ``horizon`` samples) or "kstep".
@@ -54,12 +56,14 @@ class NeuralNetStep(_StepEstimator):
     _owner = "NeuralNetStep"
 
     def __init__(self, nx: int | None = None, *, hidden: int = 16, init_std: float = 0.01, feedthrough: bool = False,
+                 residual: bool = False,
                  epochs: int = 300, lr: float = 1e-2, optimizer: str = "adam", loss: str = "truncated",
                  horizon: int | None = 20, batch_size: int | None = None, loss_threshold: float | None = None,
                  patience: int | None = None, clip_grad: float | None = 10.0, x0: str = "auto",
                  normalize: str | None = "standard", seed: int | None = 0, dtype: str = "float64",
                  device: str | None = None, progress: bool = False):
         self.nx, self.hidden, self.init_std, self.feedthrough = nx, hidden, init_std, feedthrough
+        self.residual = residual
         self.epochs, self.lr, self.optimizer, self.loss, self.horizon = epochs, lr, optimizer, loss, horizon
         self.batch_size, self.loss_threshold, self.patience, self.clip_grad = batch_size, loss_threshold, patience, clip_grad
         self.x0, self.normalize, self.seed, self.dtype, self.device, self.progress = x0, normalize, seed, dtype, device, progress
@@ -74,7 +78,7 @@ class NeuralNetStep(_StepEstimator):
         if not full and nx < ny:
             raise ValueError(f"The 'nx' parameter of NeuralNetStep must be >= ny = {ny}. Got {nx} instead.")
         return StepModule(nx, nu, ny, hidden=self.hidden, full_state=full, feedthrough=self.feedthrough,
-                          init_std=self.init_std)
+                          init_std=self.init_std, residual=self.residual)
 
 
 class MatrixStep(_StepEstimator):
