@@ -10,9 +10,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_demo_prints_fit_and_poles_and_saves_figure(tmp_path, capsys):
-    assert cli.main(["demo", "--out", str(tmp_path)]) == 0
+    assert cli.main(["demo", "--out", str(tmp_path), "--quick"]) == 0
     out = capsys.readouterr().out
-    assert "fit %" in out and "true linearized" in out and "poles" in out
+    assert "fit %" in out and "true linearized" in out and "poles" in out and "NeuralNetStep" in out
     png = tmp_path / "demo_compare.png"
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
