@@ -70,12 +70,10 @@ def main(argv=None) -> dict:
     models = {"REN contracting": REN(kind="contracting", **common)}
     for g in gammas:
         models[f"REN Lipschitz γ={g:g}"] = REN(kind="lipschitz", gamma=g, **common)
-    try:
-        from sysid.estimators import NeuralNetStep
+    from sysid.estimators import NeuralNetStep
 
-        models["NeuralNetStep (unconstrained)"] = NeuralNetStep(nx=2, epochs=max(epochs, 50), seed=args.seed)
-    except (ImportError, AttributeError):
-        print("note: sysid.estimators.NeuralNetStep is not available; skipping the unconstrained baseline")
+    models["NeuralNetStep (unconstrained)"] = NeuralNetStep(nx=2, hidden=16, residual=True, init_std=0.1, horizon=60,
+                                                            epochs=max(10 * epochs, 50), seed=args.seed)
 
     skip = 20
     results, fits, summary = {}, {}, {"models": {}}
