@@ -399,57 +399,17 @@ class LureSystem:
     def estimate_x0(self, data: IOData, *, n: int | None = None) -> np.ndarray:
         """Initial state that best explains the first ``n`` samples (all by default), shape (nx,).
 
-        Linear systems: exact linear least squares. Nonlinear: ``scipy.optimize.least_squares``
-        started from the linear estimate.
+        Linear systems: exact linear least squares (anchored at the steady state of the first
+        input). Nonlinear: ``scipy.optimize.least_squares``. See :mod:`sysid.core._lure_data`.
         """
-        u, y = self._data(data)
-        if n is not None:
-            if not isinstance(n, (int, np.integer)) or n < 1:
-                raise ValueError(f"n must be a positive number of samples; got {n!r}.")
-            if n > len(y):
-                raise ValueError(f"n = {n} exceeds the record length {len(y)}.")
-            u, y = u[:n], y[:n]
-        if self.nx == 0:
-            return np.zeros(0)
-        times = data.t[: len(y)] if self.is_continuous else None
-        # linear least squares on the (linearized) free response
-        y_forced = self.simulate(u, t=times)
-        lin = self if self.nv == 0 else None
-        if lin is not None:
-            O = np.empty((len(y), self.ny, self.nx))
-            for j in range(self.nx):
-                e = np.zeros(self.nx)
-                e[j] = 1.0
-                O[:, :, j] = self.simulate(u, e, t=times) - y_forced
-            O = O.reshape(-1, self.nx)
-            # anchor at the steady state for the first input: with a short window the free
-            # response is poorly determined along slow directions, which then stay at rest
-            anchor = np.zeros(self.nx)
-            M = np.eye(self.nx) - self.A
-            if np.linalg.cond(M) < 1e12:
-                anchor = np.linalg.solve(M, self.B2 @ u[0] + self.bx)
-            r = (y - y_forced).ravel() - O @ anchor
-            delta, *_ = np.linalg.lstsq(O, r, rcond=None)
-            return anchor + delta
+        from ._lure_data import estimate_x0
 
-        def residual(z):
-            return (self.simulate(u, z, t=times) - y).ravel()
-
-        sol = optimize.least_squares(residual, np.zeros(self.nx), method="lm" if y.size >= self.nx else "trf")
-        return sol.x
+        return estimate_x0(self, data, n=n)
 
     def _data(self, data) -> tuple[np.ndarray, np.ndarray]:
-        if not isinstance(data, IOData):
-            raise TypeError(f"data must be a sysid.IOData; got {type(data).__name__}.")
-        if (data.nu, data.ny) != (self.nu, self.ny):
-            raise ValueError(f"data has (nu, ny) = ({data.nu}, {data.ny}) but the system has ({self.nu}, {self.ny}).")
-        if not self.is_continuous:
-            if data.dt is None:
-                raise ValueError("a discrete-time system needs uniformly sampled data (IOData with dt).")
-            if not np.isclose(data.dt, self.dt, rtol=1e-9):
-                raise ValueError(f"the data's sampling period dt = {data.dt:g} differs from the system's "
-                                 f"dt = {self.dt:g}; resample the data or discretize the model at the data's dt.")
-        return data.u, data.y
+        from ._lure_data import check_data
+
+        return check_data(self, data)
 
     def predict(self, data: IOData, *, horizon: int, K=None, x0=None) -> np.ndarray:
         """``horizon``-step-ahead prediction ŷ(t | t − horizon), shape (N, ny).
@@ -459,47 +419,6 @@ class LureSystem:
         from y by least squares at each sample. The first ``horizon`` samples are predicted
         from ``x0`` (zeros by default).
         """
-        if self.is_continuous:
-            raise ValueError("k-step prediction is defined for discrete-time systems; discretize first.")
-        if not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise ValueError(f"horizon must be an int >= 1; got {horizon!r}.")
-        u, y = self._data(data)
-        N = len(y)
-        if K is not None:
-            K = np.asarray(K, dtype=float)
-            if K.shape != (self.nx, self.ny):
-                raise ValueError(f"K must have shape (nx, ny) = ({self.nx}, {self.ny}); got {K.shape}.")
-        elif self.nx > 0 and (np.any(self.D21) or np.linalg.matrix_rank(self.C2) < self.nx):
-            raise ValueError(
-                "k-step prediction needs a state estimate: this system has no observer gain K and its "
-                "state is not measured (C2 lacks full column rank or D21 ≠ 0). Pass K= (e.g. the Kalman "
-                "gain from sysid.linear.n4sid) or use horizon=None (free-run simulation)."
-            )
-        # filtered state estimates x̂(s) for every s
-        xs = np.empty((N, self.nx))
-        x = self._vec(x0, self.nx, "x0")
-        C2p = np.linalg.pinv(self.C2) if K is None else None
-        for s in range(N):
-            if K is None:
-                x = C2p @ (y[s] - self.D22 @ u[s] - self.by)
-                xs[s] = x
-                x = self.step(x, u[s])
-            else:
-                xs[s] = x
-                xn, w = self._rhs(x, u[s])
-                e = y[s] - (self.C2 @ x + self.D21 @ w + self.D22 @ u[s] + self.by)
-                x = xn + K @ e
-        # for K: xs[s] is the one-step predicted state x̂(s | s−1); for measured states: x̂(s | s)
-        lag = horizon - 1 if K is not None else horizon
-        yp = np.empty((N, self.ny))
-        x_init = self._vec(x0, self.nx, "x0")
-        for t in range(N):
-            s = t - lag
-            if s < 0:
-                x, start = x_init.copy(), 0
-            else:
-                x, start = xs[s].copy(), s
-            for k in range(start, t):
-                x = self.step(x, u[k])
-            yp[t] = self.output(x, u[t])
-        return yp
+        from ._lure_data import predict
+
+        return predict(self, data, horizon=horizon, K=K, x0=x0)
