@@ -11,7 +11,6 @@ metadata, SHA-256 of the weights) and ``weights.npz`` (arrays only, read with
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import inspect
 import json
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .._hashing import sha256_file as _sha256
 from ..core.iodata import IOData, as_experiments, as_signal
 from ..exceptions import NotFittedError
 
@@ -46,13 +46,6 @@ def check_int(value, name: str, owner: str, *, minimum: int = 1, allow_none: boo
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"The {name!r} parameter of {owner} must be an int >= {minimum}. Got {value!r} instead.")
 
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _jsonable(value):

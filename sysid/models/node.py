@@ -14,7 +14,7 @@ from torch import nn
 
 from ..core.delta import Tanh
 from ..core.lure import LureSystem
-from .step import _output_layer
+from .step import _output_layer, _tanh_layer
 
 __all__ = ["NeuralODEModule", "NeuralODEMatrixModule"]
 
@@ -47,11 +47,7 @@ class NeuralODEModule(nn.Module):
             raise ValueError(f"hold must be 'zoh' or 'foh'; got {hold!r}.")
         self.nx, self.nu, self.ny, self.dt = nx, nu, ny, float(dt)
         self.method, self.substeps, self.hold, self.adjoint, self.rtol, self.atol = method, substeps, hold, adjoint, rtol, atol
-        self.W1 = nn.Parameter(init_std * torch.randn(hidden, nx))
-        self.U = nn.Parameter(init_std * torch.randn(hidden, nu))
-        self.b1 = nn.Parameter(torch.zeros(hidden))
-        self.W2 = nn.Parameter(init_std * torch.randn(nx, hidden))
-        self.b2 = nn.Parameter(torch.zeros(nx))
+        _tanh_layer(self, nx, nu, hidden, init_std)
         _output_layer(self, nx, nu, ny, full_state, feedthrough)
 
     def field(self, x, u):

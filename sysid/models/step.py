@@ -34,6 +34,15 @@ class _Recurrent(nn.Module):
         return self.forward_states(u, x0)[0]
 
 
+def _tanh_layer(module, nx, nu, hidden, init_std):
+    """W2 tanh(W1 x + U u + b1) + b2: weights N(0, init_std²), biases 0 (the seed's initialization)."""
+    module.W1 = nn.Parameter(init_std * torch.randn(hidden, nx))
+    module.U = nn.Parameter(init_std * torch.randn(hidden, nu))
+    module.b1 = nn.Parameter(torch.zeros(hidden))
+    module.W2 = nn.Parameter(init_std * torch.randn(nx, hidden))
+    module.b2 = nn.Parameter(torch.zeros(nx))
+
+
 def _output_layer(module, nx, nu, ny, full_state: bool, feedthrough: bool):
     if full_state:
         if nx != ny:
@@ -56,11 +65,7 @@ class StepModule(_Recurrent):
                  feedthrough: bool = False, init_std: float = 0.01, residual: bool = False):
         super().__init__()
         self.nx, self.nu, self.ny, self.residual = nx, nu, ny, residual
-        self.W1 = nn.Parameter(init_std * torch.randn(hidden, nx))
-        self.U = nn.Parameter(init_std * torch.randn(hidden, nu))
-        self.b1 = nn.Parameter(torch.zeros(hidden))
-        self.W2 = nn.Parameter(init_std * torch.randn(nx, hidden))
-        self.b2 = nn.Parameter(torch.zeros(nx))
+        _tanh_layer(self, nx, nu, hidden, init_std)
         _output_layer(self, nx, nu, ny, full_state, feedthrough)
 
     def step(self, x, u):

@@ -6,21 +6,15 @@ refuses a file whose hash differs from the one recorded.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 
 import torch
 
+from .._hashing import sha256_file as _sha256
+
 __all__ = ["save_checkpoint", "load_checkpoint"]
 
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_checkpoint(module: torch.nn.Module, path, *, metadata: dict | None = None) -> None:
