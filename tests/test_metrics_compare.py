@@ -77,3 +77,14 @@ def test_compare_continuous_model_on_sampled_data():
     d = IOData(u, LureSystem.from_control(Gd).simulate(u), dt=0.1)
     res = compare(Gc, d)  # integrated with the input held: equals the ZOH discretization
     np.testing.assert_allclose(res.y_model, d.y, atol=1e-8)
+
+
+def test_compare_refuses_irregular_data_for_a_fixed_rate_estimator():
+    from sysid.estimators import N4SID
+
+    G = plant()
+    u = np.random.default_rng(4).normal(size=(300, 1))
+    est = N4SID(nx=2).fit(IOData(u, LureSystem.from_control(G).simulate(u), dt=0.1))
+    irregular = IOData(u[:5], np.ones(5), t=[0, 0.1, 0.25, 0.3, 0.5])
+    with pytest.raises(ValueError, match="fixed sampling period"):
+        compare(est, irregular)

@@ -197,3 +197,27 @@ def test_rk4_converges_with_order_four():
         errs.append(float((ref(u, x0) - exact).abs().max().detach()))
     ratios = [errs[0] / errs[1], errs[1] / errs[2]]
     assert all(12 < r < 20 for r in ratios), (errs, ratios)
+
+
+def test_neural_ode_on_irregular_samples():
+    from sysid import compare
+    from sysid.estimators import NeuralODE
+
+    rng = np.random.default_rng(0)
+    t = np.sort(rng.uniform(0, 4, 25))
+    t[0] = 0.0
+    d = datasets.spiral_source(t=t)
+    assert not d.train[0].is_uniform
+    est = NeuralODE(hidden=16, epochs=60, seed=0).fit(d.train)
+    assert est.history_.loss[-1] < 0.2 * est.history_.loss[0]
+    res = compare(est, d.train[0], x0=d.train[0].y[0])
+    np.testing.assert_allclose(res.y_model, est.simulate(np.zeros((25, 0)), x0=d.train[0].y[0], t=t))
+    # the continuous Lur'e export integrates the same irregular grid (both solvers at tight tolerances)
+    est.module_.method, est.module_.rtol, est.module_.atol = "dopri5", 1e-10, 1e-12
+    y = est.simulate(np.zeros((25, 0)), x0=d.train[0].y[0], t=t)
+    y_lure = est.to_lure().simulate(np.zeros((25, 0)), d.train[0].y[0], t=t)
+    np.testing.assert_allclose(y_lure, y, atol=1e-7)
+    with pytest.raises(ValueError, match="discrete-time model"):
+        compare(NeuralNetStep(epochs=1, loss="simulation").fit(datasets.spiral_source().train), d.train[0])
+    with pytest.raises(ValueError, match="uniformly sampled records"):
+        NeuralNetStep(epochs=1).fit(d.train)

@@ -119,8 +119,15 @@ def _compare_one(model, data: IOData, *, horizon, x0, skip) -> CompareResult:
     else:
         x_init = np.asarray(x0, dtype=float)
     if horizon is None:
-        if estimator:
+        if estimator and data.is_uniform:
             y_model = model.simulate(data.u, x0=x_init)
+        elif estimator:
+            import inspect
+
+            if "t" not in inspect.signature(model.simulate).parameters:
+                raise ValueError(f"{type(model).__name__} simulates at a fixed sampling period; the data are "
+                                 "irregularly sampled (IOData with t). Use a continuous-time model (NeuralODE).")
+            y_model = model.simulate(data.u, x0=x_init, t=data.t)
         else:
             if not model.is_continuous:
                 model._data(data)  # checks channels and dt

@@ -121,6 +121,8 @@ class MatrixStep(_StepEstimator):
 
 
 class _ODEEstimator(_StepEstimator):
+    _irregular_ok = True
+
     def _module_lure(self) -> LureSystem:
         return self.module_.to_lure()
 
@@ -131,8 +133,10 @@ class NeuralODE(_ODEEstimator):
     Trained on uniformly sampled data by integrating each sample interval (input held:
     ``hold="zoh"``, or linearly interpolated: ``"foh"``) with torchdiffeq — fixed-step RK4 with
     ``substeps`` steps per interval by default, or adaptive ``dopri5`` (``adjoint=True`` for the
-    adjoint gradients). ``to_lure()`` is a continuous LureSystem (dt = 0) and ``linearize()`` a
-    continuous StateSpace. Other parameters as :class:`NeuralNetStep`.
+    adjoint gradients). Irregularly sampled records (IOData with ``t``) are accepted: each
+    interval is integrated over its own length, and ``simulate(u, t=...)`` takes sample times.
+    ``to_lure()`` is a continuous LureSystem (dt = 0) and ``linearize()`` a continuous
+    StateSpace. Other parameters as :class:`NeuralNetStep`.
     """
 
     _owner = "NeuralODE"
@@ -176,6 +180,7 @@ class NeuralODEMatrix(_ODEEstimator):
     exported coordinates."""
 
     _owner = "NeuralODEMatrix"
+    _irregular_ok = False  # the exact discretization assumes one sampling period
 
     def __init__(self, nx: int | None = None, *, feedthrough: bool = False, epochs: int = 50, lr: float = 1.0,
                  optimizer: str = "lbfgs", loss: str = "simulation", horizon: int | None = None,

@@ -63,6 +63,8 @@ class NeuralEstimator(BaseEstimator):
     def _module_lure(self) -> LureSystem:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    _irregular_ok = False  # continuous-time models accept irregular sample times
+
     @property
     def _full_state(self) -> bool:
         return False
@@ -108,7 +110,10 @@ class NeuralEstimator(BaseEstimator):
         return mu, np.where(su > 0, su, 1.0), my, np.where(sy > 0, sy, 1.0)
 
     def _records(self, exps):
-        return [((d.u - self.u_mean_) / self.u_std_, (d.y - self.y_mean_) / self.y_std_) for d in exps]
+        recs = [((d.u - self.u_mean_) / self.u_std_, (d.y - self.y_mean_) / self.y_std_) for d in exps]
+        if getattr(self, "_irregular_", False):
+            recs = [(u, y, np.diff(d.t) / self.dt_) for (u, y), d in zip(recs, exps)]
+        return recs
 
     # ------------------------------------------------------------------ contract
     def fit(self, data, *, val=None):
@@ -121,9 +126,13 @@ class NeuralEstimator(BaseEstimator):
         exps = self._experiments(data)
         vals = self._experiments(val, name="val") if val is not None else None
         dt = exps[0].dt
-        for d in exps + (vals or []):
-            if d.dt is None or not np.isclose(d.dt, dt, rtol=1e-9):
-                raise ValueError(f"{self._owner} needs uniformly sampled records with one dt; got {d.dt} and {dt}.")
+        irregular = any(d.dt is None or not np.isclose(d.dt, dt, rtol=1e-9) for d in exps + (vals or []))
+        if irregular and not self._irregular_ok:
+            raise ValueError(f"{self._owner} needs uniformly sampled records with one dt (IOData with dt); got "
+                             f"irregular times or several sampling periods. NeuralODE accepts irregular samples.")
+        if irregular:  # the model's time unit: the median sampling interval
+            dt = float(np.median(np.concatenate([np.diff(d.t) for d in exps])))
+        self._irregular_ = bool(irregular)
         nu, ny = exps[0].nu, exps[0].ny
         self.u_mean_, self.u_std_, self.y_mean_, self.y_std_ = self._norm(exps)
         self.nu_, self.ny_, self.dt_ = nu, ny, float(dt)
@@ -158,12 +167,22 @@ class NeuralEstimator(BaseEstimator):
         return fold_normalization(self._module_lure(), u_mean=self.u_mean_, u_std=self.u_std_, y_mean=self.y_mean_,
                                   y_std=self.y_std_, x_scale=T, x_shift=t)
 
-    def simulate(self, u, *, x0=None) -> np.ndarray:
+    def simulate(self, u, *, x0=None, t=None) -> np.ndarray:
         """Free-run simulation (torch forward pass), u (N, nu) → y (N, ny); ``x0`` in the
-        exported (physical) state coordinates, zeros by default."""
+        exported (physical) state coordinates, zeros by default. ``t`` (N,): sample times,
+        for continuous-time models on irregular samples (default: the training dt)."""
         import torch
 
         u = self._check_input(u)
+        dts = None
+        if t is not None:
+            if not self._irregular_ok:
+                raise ValueError(f"{self._owner} is a discrete-time model; it simulates at its own dt, so t= is "
+                                 "not accepted.")
+            t = np.asarray(t, dtype=float)
+            if t.shape != (len(u),) or np.any(np.diff(t) <= 0):
+                raise ValueError(f"t must be strictly increasing with shape (N,) = ({len(u)},); got {t.shape}.")
+            dts = np.diff(t) / self.dt_
         nx = self.module_.nx
         x0 = np.zeros(nx) if x0 is None else np.asarray(x0, dtype=float).reshape(-1)
         if x0.shape != (nx,):
@@ -173,7 +192,11 @@ class NeuralEstimator(BaseEstimator):
         p = next(self.module_.parameters())
         with torch.no_grad():
             un = torch.tensor((u - self.u_mean_) / self.u_std_, dtype=p.dtype, device=p.device)[None]
-            yn = self.module_(un, torch.tensor(xn, dtype=p.dtype, device=p.device)[None])[0].cpu().numpy()
+            x0t = torch.tensor(xn, dtype=p.dtype, device=p.device)[None]
+            if dts is None:
+                yn = self.module_(un, x0t)[0].cpu().numpy()
+            else:
+                yn = self.module_(un, x0t, dt=torch.tensor(dts, dtype=p.dtype, device=p.device)[None])[0].cpu().numpy()
         return yn * self.y_std_ + self.y_mean_
 
     def linearize(self, *, x0=None, u0=None):

@@ -57,7 +57,9 @@ class NeuralODEModule(nn.Module):
     def output(self, x, u):
         return x @ self.C.T + (u @ self.D.T if self.D is not None else 0)
 
-    def _interval(self, x, u0, u1):
+    def _interval(self, x, u0, u1, h):
+        """Integrate over one sample interval of length h (B,): in the scaled time s ∈ [0, 1]
+        dx/ds = h f(x, u(s)), so one shared time grid serves intervals of different lengths."""
         from torchdiffeq import odeint, odeint_adjoint
 
         hold = self.hold
@@ -68,27 +70,30 @@ class NeuralODEModule(nn.Module):
                 self.outer = outer
 
             def forward(self, s, z):
-                uu = u0 if hold == "zoh" else u0 + (s / self.outer.dt) * (u1 - u0)
-                return self.outer.field(z, uu)
+                uu = u0 if hold == "zoh" else u0 + s * (u1 - u0)
+                return h[:, None] * self.outer.field(z, uu)
 
         f = _F(self)
-        t = torch.tensor([0.0, self.dt], dtype=x.dtype, device=x.device)
-        opts = {}
+        t = torch.tensor([0.0, 1.0], dtype=x.dtype, device=x.device)
         if self.method != "dopri5":
-            opts = {"options": {"step_size": self.dt / self.substeps}}
+            opts = {"options": {"step_size": 1.0 / self.substeps}}
         else:
             opts = {"rtol": self.rtol, "atol": self.atol}
         solver = odeint_adjoint if self.adjoint else odeint
         kw = {"adjoint_params": tuple(self.parameters())} if self.adjoint else {}
         return solver(f, x, t, method=self.method, **opts, **kw)[-1]
 
-    def forward(self, u, x0):
+    def forward(self, u, x0, dt=None):
+        """Simulate: u (B, T, nu), x0 (B, nx) → y (B, T, ny). ``dt`` (B, T − 1) gives irregular
+        sample intervals (in the module's time unit); by default every interval is ``self.dt``."""
         ys, x = [], x0
         T = u.shape[1]
+        if dt is None:
+            dt = torch.full((u.shape[0], max(T - 1, 0)), self.dt, dtype=u.dtype, device=u.device)
         for k in range(T):
             ys.append(self.output(x, u[:, k]))
             if k + 1 < T:
-                x = self._interval(x, u[:, k], u[:, k + 1])
+                x = self._interval(x, u[:, k], u[:, k + 1], dt[:, k])
         return torch.stack(ys, 1)
 
     def to_lure(self) -> LureSystem:

@@ -112,12 +112,14 @@ class Windows:
     """Sub-sequences for training: u (B, T, nu), y (B, T, ny) and how each starts.
 
     ``x0`` is ``"zero"``, ``"measured"`` (the state is the output: x0 = y[:, 0]) or ``"fit"``
-    (one free initial state per window, trained with the model).
+    (one free initial state per window, trained with the model). ``dt`` (B, T − 1), for
+    irregularly sampled records, is passed to the module as ``module(u, x0, dt=...)``.
     """
 
     u: torch.Tensor
     y: torch.Tensor
     x0: str = "zero"
+    dt: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.u.shape[0]
@@ -129,7 +131,7 @@ def make_windows(records: list[tuple[np.ndarray, np.ndarray]], *, loss: str = "s
 
     Parameters
     ----------
-    records : list of (u (N, nu), y (N, ny))
+    records : list of (u (N, nu), y (N, ny)) or (u, y, dt (N − 1,)) for irregular sampling
     loss : {"simulation", "truncated", "kstep"}
         ``simulation``: each record whole (records of equal length share a batch);
         ``truncated``: consecutive windows of length ``horizon`` (multiple shooting);
@@ -140,27 +142,33 @@ def make_windows(records: list[tuple[np.ndarray, np.ndarray]], *, loss: str = "s
     if x0 not in _X0:
         raise ValueError(f"x0 must be one of {_X0}; got {x0!r}.")
     out: list[Windows] = []
+    irregular = any(len(r) == 3 for r in records)
+    recs = [(r[0], r[1], r[2] if len(r) == 3 else None) for r in records]
+
+    def tensor(arrs):
+        return torch.tensor(np.stack(arrs), dtype=dtype, device=device)
+
     if loss == "simulation":
         by_len: dict[int, list] = {}
-        for u, y in records:
-            by_len.setdefault(len(y), []).append((u, y))
+        for r in recs:
+            by_len.setdefault(len(r[1]), []).append(r)
         for group in by_len.values():
-            U = torch.tensor(np.stack([u for u, _ in group]), dtype=dtype, device=device)
-            Y = torch.tensor(np.stack([y for _, y in group]), dtype=dtype, device=device)
-            out.append(Windows(U, Y, x0))
+            dts = tensor([r[2] for r in group]) if irregular else None
+            out.append(Windows(tensor([r[0] for r in group]), tensor([r[1] for r in group]), x0, dts))
         return out
     if horizon is None or not isinstance(horizon, (int, np.integer)) or horizon < 2:
         raise ValueError(f"loss={loss!r} needs horizon (the window length) as an int >= 2; got {horizon!r}.")
     stride = horizon if loss == "truncated" else 1
-    us, ys = [], []
-    for u, y in records:
+    us, ys, ds = [], [], []
+    for u, y, dt in recs:
         for a in range(0, len(y) - horizon + 1, stride):
             us.append(u[a:a + horizon])
             ys.append(y[a:a + horizon])
+            if irregular:
+                ds.append(dt[a:a + horizon - 1])
     if not us:
         raise ValueError(f"every record is shorter than the window length horizon = {horizon}.")
-    out.append(Windows(torch.tensor(np.stack(us), dtype=dtype, device=device),
-                       torch.tensor(np.stack(ys), dtype=dtype, device=device), x0))
+    out.append(Windows(tensor(us), tensor(ys), x0, tensor(ds) if irregular else None))
     return out
 
 
@@ -192,7 +200,7 @@ def _loss(module, windows: list[Windows], fitted, batches=None) -> torch.Tensor:
         if len(idx) == 0:
             continue
         x0 = _x0_for(module, w, fitted[k] if fitted[k] is not None else None, idx)
-        y_hat = module(w.u[idx], x0)
+        y_hat = module(w.u[idx], x0) if w.dt is None else module(w.u[idx], x0, dt=w.dt[idx])
         err = (y_hat - w.y[idx]) ** 2
         total = total + err.sum()
         count += err.numel()
