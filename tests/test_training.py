@@ -221,3 +221,16 @@ def test_neural_ode_on_irregular_samples():
         compare(NeuralNetStep(epochs=1, loss="simulation").fit(datasets.spiral_source().train), d.train[0])
     with pytest.raises(ValueError, match="uniformly sampled records"):
         NeuralNetStep(epochs=1).fit(d.train)
+
+
+def test_k_step_prediction_of_a_hidden_state_model_is_exact_on_its_own_data():
+    d = plant_data(N=60)
+    est = NeuralNetStep(nx=2, hidden=6, epochs=5, seed=0).fit(d)
+    x_true = np.array([0.4, -0.3])
+    y = est.simulate(d.u, x0=x_true)
+    own = d.with_data(y=y)
+    for k in (1, 3):
+        yp = est.predict(own, horizon=k)
+        np.testing.assert_allclose(yp[k + 4:], y[k + 4:], atol=1e-6)
+    with pytest.raises(ValueError, match="horizon must be"):
+        est.predict(own, horizon=0)

@@ -133,10 +133,38 @@ class BaseEstimator:
     def simulate(self, u, *, x0=None) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def predict(self, data, *, horizon: int) -> np.ndarray:
-        """k-step-ahead prediction; by default this uses :meth:`to_lure` (see LureSystem.predict)."""
+    def predict(self, data, *, horizon: int, window: int | None = None) -> np.ndarray:
+        """``horizon``-step-ahead prediction ŷ(t | t − horizon), shape (N, ny).
+
+        Uses the exact Lur'e form (:meth:`to_lure`). When the state is measured (y = x) it is
+        read from the data (``LureSystem.predict``); otherwise it is estimated by moving-horizon
+        least squares: for each t the state at a = t − horizon − window + 1 is fitted to the
+        samples a … t − horizon (only past data), then the model runs to t. The first samples,
+        which have no past window, use the samples available from 0.
+        """
         self._check_fitted()
-        return self.to_lure().predict(data, horizon=horizon)
+        if not isinstance(horizon, (int, np.integer)) or horizon < 1:
+            raise ValueError(f"horizon must be an int >= 1; got {horizon!r}.")
+        lure = self.to_lure()
+        if not lure.is_continuous:
+            try:
+                return lure.predict(data, horizon=horizon)
+            except ValueError as exc:
+                if "needs a state estimate" not in str(exc):
+                    raise
+        L = window if window is not None else max(2 * lure.nx, 10)
+        if not isinstance(L, (int, np.integer)) or L < 1:
+            raise ValueError(f"window must be an int >= 1; got {window!r}.")
+        lure._data(data)
+        t_all = data.t
+        yp = np.empty_like(data.y)
+        for t in range(data.N):
+            a = max(0, t - horizon - L + 1)
+            b = max(t - horizon + 1, a + 1)
+            x_a = lure.estimate_x0(data[a:b])
+            seg = lure.simulate(data.u[a:t + 1], x_a, t=t_all[a:t + 1] if lure.is_continuous else None)
+            yp[t] = seg[-1]
+        return yp
 
     def linearize(self, *, x0=None, u0=None):  # pragma: no cover - abstract
         raise NotImplementedError
