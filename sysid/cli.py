@@ -47,7 +47,7 @@ def demo(out: str = "out", seed: int = 0, quick: bool = False) -> int:
 
     t0 = time.perf_counter()
     net = NeuralNetStep(nx=2, hidden=16, residual=True, init_std=0.1, horizon=60, epochs=60 if quick else 300,
-                        seed=seed).fit(d.train[::5])
+                        seed=seed, progress=not quick).fit(d.train[::5])
     res = compare(net, d.test[::5], x0="estimate", skip=4)
     results.append(res)
     labels.append(f"NeuralNetStep (nx=2, Δt=0.05 s, {time.perf_counter() - t0:.1f} s)")

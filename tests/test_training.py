@@ -234,3 +234,19 @@ def test_k_step_prediction_of_a_hidden_state_model_is_exact_on_its_own_data():
         np.testing.assert_allclose(yp[k + 4:], y[k + 4:], atol=1e-6)
     with pytest.raises(ValueError, match="horizon must be"):
         est.predict(own, horizon=0)
+
+
+def test_adjoint_gradients_match_backpropagation():
+    from sysid.models.node import NeuralODEModule
+
+    torch.manual_seed(1)
+    m = NeuralODEModule(2, 1, 2, dt=1.0, hidden=4, method="dopri5", rtol=1e-10, atol=1e-12, init_std=0.5).double()
+    u = torch.sin(torch.arange(4.0, dtype=torch.float64))[None, :, None]
+    x0 = torch.tensor([[0.3, -0.1]], dtype=torch.float64)
+    grads = []
+    for adjoint in (False, True):
+        m.adjoint = adjoint
+        m.zero_grad()
+        (m(u, x0) ** 2).sum().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in m.parameters()]).clone())
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-6, atol=1e-8)
