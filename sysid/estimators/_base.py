@@ -145,22 +145,32 @@ class BaseEstimator:
         self._check_fitted()
         if not isinstance(horizon, (int, np.integer)) or horizon < 1:
             raise ValueError(f"horizon must be an int >= 1; got {horizon!r}.")
-        lure = self.to_lure()
-        if not lure.is_continuous:
+        try:
+            lure = self.to_lure()
+        except NotImplementedError:  # e.g. an LSTM: use its own simulation and state estimate
+            lure = None
+        if lure is not None and not lure.is_continuous:
             try:
                 return lure.predict(data, horizon=horizon)
             except ValueError as exc:
                 if "needs a state estimate" not in str(exc):
                     raise
-        L = window if window is not None else max(2 * lure.nx, 10)
+        nx = lure.nx if lure is not None else self.module_.nx
+        L = window if window is not None else max(2 * nx, 10)
         if not isinstance(L, (int, np.integer)) or L < 1:
             raise ValueError(f"window must be an int >= 1; got {window!r}.")
-        lure._data(data)
+        if lure is not None:
+            lure._data(data)
+        else:
+            self._check_input(data.u)
         t_all = data.t
         yp = np.empty_like(data.y)
         for t in range(data.N):
             a = max(0, t - horizon - L + 1)
             b = max(t - horizon + 1, a + 1)
+            if lure is None:
+                yp[t] = self.simulate(data.u[a:t + 1], x0=self.estimate_x0(data[a:b]))[-1]
+                continue
             x_a = lure.estimate_x0(data[a:b])
             seg = lure.simulate(data.u[a:t + 1], x_a, t=t_all[a:t + 1] if lure.is_continuous else None)
             yp[t] = seg[-1]
