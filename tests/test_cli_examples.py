@@ -59,3 +59,11 @@ def test_pendulum_neural_example_runs(tmp_path):
                           "--epochs", "10"], capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
     assert "true (continuous)" in res.stdout and (tmp_path / "pendulum_neural.png").is_file()
+
+
+@pytest.mark.slow
+def test_lstm_linear_system_example_runs(tmp_path):
+    res = subprocess.run([sys.executable, str(REPO / "examples" / "lstm_linear_system.py"), "--out", str(tmp_path),
+                          "--epochs", "5"], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert "(e) linearity check" in res.stdout and (tmp_path / "lstm_linear_system.png").is_file()

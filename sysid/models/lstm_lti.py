@@ -35,7 +35,8 @@ def lstm_from_lti(system, scale: float = 1e-3, *, balance: bool = True, dtype=to
     scale : float
         Input scaling s: the units work at amplitude s·|x|; smaller is more linear.
     balance : bool
-        Use the balanced realization (states of comparable, small size).
+        Use the balanced realization with every state scaled to unit variance for a unit white
+        input (states of comparable, small size; the error grows like (s·max|x|)²).
 
     Raises
     ------
@@ -49,7 +50,12 @@ def lstm_from_lti(system, scale: float = 1e-3, *, balance: bool = True, dtype=to
     if not scale > 0:
         raise ValueError(f"scale must be > 0; got {scale}.")
     if balance:
-        system, _ = balanced_realization(system)
+        # balanced, then each state scaled to unit variance for unit white input (x_i / √σ_i):
+        # the units then work at amplitude ≈ s for states and inputs alike
+        system, hsv = balanced_realization(system)
+        w = np.sqrt(hsv)
+        system = control.ss(np.asarray(system.A) / w[:, None] * w[None, :], np.asarray(system.B) / w[:, None],
+                            np.asarray(system.C) * w[None, :], system.D, system.dt)
     A, B, C, D = (np.asarray(M, dtype=float) for M in (system.A, system.B, system.C, system.D))
     nx, nu, ny = A.shape[0], B.shape[1], C.shape[0]
     if nx == 0 or np.linalg.cond(A) > 1e12:
