@@ -6,78 +6,79 @@ import control
 import numpy as np
 from scipy import optimize
 
-from ..exceptions import ConvergenceError
 from ._base import check_int
 from ._neural_base import NeuralEstimator
 
 __all__ = ["LSTM", "linearize_lstm"]
 
+_X0 = ("fit", "zero", "burn_in")
 
-def linearize_lstm(module, u0, *, tol: float = 1e-10, max_iter: int = 2000, dt: float = 1.0):
-    """Equilibrium (h*, c*) for a constant input and the Jacobian linearization there.
 
-    State z_t = (h_{t−1}, c_{t−1}) (all layers, flattened): z_{t+1} = Φ(z_t, u_t) and
-    y_t = F h_t(Φ(z_t, u_t)) (the read-out of the updated state, as in the forward pass).
-    Returns a control.StateSpace of order 2·n_units·layers (normalized units of the module).
-    """
-    import torch
-    from torch.func import jacrev
+def linearize_lstm(module, u0=None, **kwargs) -> control.StateSpace:
+    """See :func:`sysid.models.linearize_lstm` (re-exported here for convenience)."""
+    from ..models.lstm_lti import linearize_lstm as _linearize
 
-    p = next(module.parameters())
-    u0 = torch.as_tensor(np.asarray(u0, float), dtype=p.dtype)
+    return _linearize(module, u0, **kwargs)
 
-    def phi(z, u):
-        h, c = module.split_state(z[None])
-        _, (hn, cn) = module.lstm(u[None, None], (h, c))
-        return torch.cat([hn.transpose(0, 1).reshape(-1), cn.transpose(0, 1).reshape(-1)])
 
-    def out(z, u):
-        h, c = module.split_state(z[None])
-        y, _ = module.lstm(u[None, None], (h, c))
-        return module.readout(y)[0, 0]
+def _burn_in_module(module, k: int):
+    """A view of ``module`` that runs over k burn-in samples first and returns the rest."""
+    from torch import nn
 
-    with torch.no_grad():
-        z = torch.zeros(module.nx, dtype=p.dtype)
-        for _ in range(max_iter):
-            zn = phi(z, u0)
-            if torch.max(torch.abs(zn - z)) < tol:
-                z = zn
-                break
-            z = zn
-    for _ in range(20):  # Newton polish (and the only hope when iteration does not converge)
-        with torch.no_grad():
-            r = phi(z, u0) - z
-        if torch.max(torch.abs(r)) < tol:
-            break
-        J = jacrev(phi, argnums=0)(z, u0).detach()
-        try:
-            z = (z - torch.linalg.solve(J - torch.eye(module.nx, dtype=p.dtype), r)).detach()
-        except torch.linalg.LinAlgError:
-            break
-    with torch.no_grad():
-        res = float(torch.max(torch.abs(phi(z, u0) - z)))
-    if not res < 1e3 * tol:
-        raise ConvergenceError(f"no equilibrium of the LSTM found for u0 = {u0.tolist()} (residual {res:.2e}); "
-                               "the trained network may oscillate or diverge at this input.")
-    A, B = (M.detach().numpy() for M in jacrev(phi, argnums=(0, 1))(z, u0))
-    C, D = (M.detach().numpy() for M in jacrev(out, argnums=(0, 1))(z, u0))
-    return control.ss(A, B, C, D, dt), z.detach().numpy()
+    class _BurnIn(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = module
+            self.nx, self.nu, self.ny = module.nx, module.nu, module.ny
+
+        def forward(self, u, x0):
+            return self.inner(u, x0)[:, k:]
+
+    return _BurnIn()
 
 
 class LSTM(NeuralEstimator):
-    """LSTM state-space model: torch.nn.LSTM + linear read-out y_t = F h_t, trained by
-    :func:`sysid.training.train` (truncated simulation with a fitted initial state per window by
-    default).
+    """LSTM state-space model: ``torch.nn.LSTM`` + linear read-out y_t = F h_t (MATH §5.1),
+    trained by :func:`sysid.training.train` on normalized data.
 
-    An LSTM is not a Lur'e system (its gates multiply), so :meth:`to_lure` is not available;
-    :meth:`linearize` finds the equilibrium (h*, c*) for a constant input and linearizes there
-    (local model). For LSTMs built from an LTI system see :func:`sysid.models.lstm_from_lti`.
+    The state is (h, c) of every layer, flattened (nx = 2 · n_units · layers). An LSTM is not a
+    Lur'e system (its gates multiply), so :meth:`to_lure` is not available; :meth:`linearize`
+    finds the equilibrium (h*, c*) for a constant input and linearizes there by autograd, in
+    physical units. For LSTMs whose weights are calculated from an LTI model see
+    :func:`sysid.models.lstm_from_lti` and :func:`sysid.models.lti_from_lstm`.
 
     Parameters
     ----------
     n_units : int
+        Hidden units per layer.
     layers : int
-    Other parameters as :class:`NeuralNetStep`.
+        Stacked LSTM layers.
+    epochs, lr, optimizer, loss, horizon, batch_size, loss_threshold, patience, clip_grad
+        Training settings (:class:`sysid.training.TrainConfig`; ``loss`` in ``"simulation"``,
+        ``"truncated"`` (windows of ``horizon`` samples), ``"kstep"``).
+    x0 : {"fit", "zero", "burn_in"}
+        Initial state of each training window: one trainable (h, c) per window (``"fit"``),
+        zero, or (``"burn_in"``) zero ``burn_in`` samples *before* the window, the LSTM running
+        over that past input with those samples left out of the loss — the way the model is
+        then used: ``compare(est, data, skip=burn_in)`` or ``simulate(u, x0=est.burn_in_state(u_past))``.
+    burn_in : int
+        Samples of past data that set the state when ``x0="burn_in"``.
+    normalize : {"standard", "scale", None}
+        Normalization of u and y (exported models are in physical units either way).
+    seed : int or None
+        Seeds the initialization and the batch order.
+    dtype : {"float64", "float32"}
+    device : str, optional
+    progress : bool
+        Show a progress bar.
+
+    Examples
+    --------
+    >>> from sysid import datasets
+    >>> d = datasets.fourth_order_plant(N=200, n_test=50)
+    >>> est = LSTM(n_units=4, epochs=2).fit(d.train)
+    >>> est.simulate(d.test.u).shape
+    (50, 1)
     """
 
     _owner = "LSTM"
@@ -85,40 +86,129 @@ class LSTM(NeuralEstimator):
     def __init__(self, n_units: int = 16, *, layers: int = 1, epochs: int = 300, lr: float = 1e-2,
                  optimizer: str = "adam", loss: str = "truncated", horizon: int | None = 50,
                  batch_size: int | None = None, loss_threshold: float | None = None, patience: int | None = None,
-                 clip_grad: float | None = 10.0, x0: str = "fit", normalize: str | None = "standard",
-                 seed: int | None = 0, dtype: str = "float64", device: str | None = None, progress: bool = False):
+                 clip_grad: float | None = 10.0, x0: str = "fit", burn_in: int = 20,
+                 normalize: str | None = "standard", seed: int | None = 0, dtype: str = "float64",
+                 device: str | None = None, progress: bool = False):
         self.n_units, self.layers = n_units, layers
         self.epochs, self.lr, self.optimizer, self.loss, self.horizon = epochs, lr, optimizer, loss, horizon
-        self.batch_size, self.loss_threshold, self.patience, self.clip_grad = batch_size, loss_threshold, patience, clip_grad
-        self.x0, self.normalize, self.seed, self.dtype, self.device, self.progress = x0, normalize, seed, dtype, device, progress
+        self.batch_size, self.loss_threshold = batch_size, loss_threshold
+        self.patience, self.clip_grad = patience, clip_grad
+        self.x0, self.burn_in = x0, burn_in
+        self.normalize, self.seed, self.dtype, self.device, self.progress = normalize, seed, dtype, device, progress
 
+    # ------------------------------------------------------------------ hooks of NeuralEstimator
     def _build_module(self, nu: int, ny: int):
         from ..models.lstm import LSTMModule
 
         check_int(self.n_units, "n_units", self._owner)
         check_int(self.layers, "layers", self._owner)
+        check_int(self.burn_in, "burn_in", self._owner)
         if self.x0 == "measured":
             raise ValueError("The 'x0' parameter of LSTM cannot be 'measured' (the state (h, c) is not the output); "
-                             "use 'fit' or 'zero'.")
+                             "use 'fit', 'zero' or 'burn_in'.")
+        if self.x0 not in _X0:
+            raise ValueError(f"The 'x0' parameter of LSTM must be one of {_X0}. Got {self.x0!r} instead.")
         return LSTMModule(nu, ny, n_units=self.n_units, layers=self.layers)
 
+    def _make_windows(self, records, *, x0, dtype, device):
+        if self.x0 != "burn_in":
+            return super()._make_windows(records, x0=x0, dtype=dtype, device=device)
+        import torch
+
+        from ..training import Windows
+
+        k = self.burn_in
+        if self.loss not in ("simulation", "truncated", "kstep"):
+            return super()._make_windows(records, x0="zero", dtype=dtype, device=device)  # its error message
+        groups: dict[int, tuple[list, list]] = {}
+        for u, y in records:
+            if self.loss == "simulation":
+                starts, H = ([k] if len(y) > k else []), len(y) - k
+            else:
+                H = self.horizon
+                if not isinstance(H, (int, np.integer)) or H < 2:
+                    raise ValueError(f"The 'horizon' parameter of LSTM must be an int >= 2 for loss={self.loss!r}. "
+                                     f"Got {H!r} instead.")
+                starts = range(k, len(y) - H + 1, H if self.loss == "truncated" else 1)
+            us, ys = groups.setdefault(H, ([], []))
+            for a in starts:
+                us.append(u[a - k:a + H])
+                ys.append(y[a:a + H])
+        windows = [Windows(torch.tensor(np.stack(us), dtype=dtype, device=device),
+                           torch.tensor(np.stack(ys), dtype=dtype, device=device), "zero")
+                   for us, ys in groups.values() if us]
+        if not windows:
+            n_min = min(len(r[1]) for r in records)
+            raise ValueError(f"every record ({n_min} samples or fewer) is shorter than burn_in + horizon = "
+                             f"{k} + {self.horizon if self.loss != 'simulation' else 1}; lower burn_in or horizon.")
+        return windows
+
+    def _train_module(self, module):
+        return _burn_in_module(module, self.burn_in) if self.x0 == "burn_in" else module
+
+    # ------------------------------------------------------------------ export
     def to_lure(self):
+        """Not available: an LSTM is not a Lur'e system (its gates multiply). Use :meth:`linearize`."""
         raise NotImplementedError("an LSTM is not a Lur'e system (its gates multiply); use linearize() for a local "
                                   "LTI model.")
 
     def linearize(self, *, x0=None, u0=None) -> control.StateSpace:
-        """Linearization at the equilibrium for the constant input ``u0`` (zeros by default), in
-        physical units; order 2·n_units·layers. ``x0`` is not used (the equilibrium is found)."""
+        """Jacobian linearization in physical units (MATH §6.3).
+
+        Parameters
+        ----------
+        x0 : array_like, shape (nx,), optional
+            Linearize at this state (h, c); by default at the equilibrium for ``u0``.
+        u0 : array_like, shape (nu,), optional
+            Constant input in physical units; zeros by default.
+
+        Returns
+        -------
+        control.StateSpace
+            Order 2 · n_units · layers, dt = the training dt; the normalization is folded in
+            (B / σu, σy C, σy D / σu), so poles, zeros and DC gain are physical.
+        """
+        from ..models.lstm_lti import linearize_lstm as _linearize
+
         self._check_fitted()
         u0 = np.zeros(self.nu_) if u0 is None else np.asarray(u0, dtype=float).reshape(-1)
         if u0.shape != (self.nu_,):
             raise ValueError(f"u0 must have shape (nu,) = ({self.nu_},); got {u0.shape}.")
-        lin, _ = linearize_lstm(self.module_, (u0 - self.u_mean_) / self.u_std_, dt=self.dt_)
+        lin = _linearize(self.module_, (u0 - self.u_mean_) / self.u_std_, x0=x0, dt=self.dt_)
         su, sy = self.u_std_, self.y_std_
         return control.ss(lin.A, lin.B / su[None, :], sy[:, None] * lin.C, sy[:, None] * lin.D / su[None, :], self.dt_)
 
+    def equilibrium(self, u0=None) -> tuple[np.ndarray, np.ndarray]:
+        """Equilibrium for a constant physical input: (x* (nx,), y* (ny,)) with y* physical."""
+        from ..models.lstm_lti import lstm_equilibrium
+
+        self._check_fitted()
+        u0 = np.zeros(self.nu_) if u0 is None else np.asarray(u0, dtype=float).reshape(-1)
+        if u0.shape != (self.nu_,):
+            raise ValueError(f"u0 must have shape (nu,) = ({self.nu_},); got {u0.shape}.")
+        x = lstm_equilibrium(self.module_, (u0 - self.u_mean_) / self.u_std_)
+        return x, self.simulate(u0[None], x0=x)[0]
+
+    # ------------------------------------------------------------------ initial states
+    def burn_in_state(self, u_past) -> np.ndarray:
+        """The state (h, c) reached from zero after the past inputs ``u_past`` (N, nu).
+
+        Pass it as ``simulate(u, x0=...)`` to continue from the end of that record.
+        """
+        import torch
+
+        self._check_fitted()
+        u = self._check_input(u_past)
+        p = next(self.module_.parameters())
+        with torch.no_grad():
+            un = torch.tensor((u - self.u_mean_) / self.u_std_, dtype=p.dtype, device=p.device)[None]
+            _, (h, c) = self.module_.lstm(un, self.module_.split_state(torch.zeros(1, self.module_.nx, dtype=p.dtype,
+                                                                                    device=p.device)))
+            return self.module_.join_state(h, c)[0].cpu().numpy()
+
     def estimate_x0(self, data, *, n: int | None = None) -> np.ndarray:
-        """Initial (h, c) that best explains the first ``n`` samples (nonlinear least squares)."""
+        """Initial (h, c) that best explains the first ``n`` samples of ``data`` (all by default),
+        by nonlinear least squares from zero; shape (nx,)."""
         self._check_fitted()
         u = self._check_input(data.u)
         y = data.y

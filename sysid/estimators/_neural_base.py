@@ -72,6 +72,16 @@ class NeuralEstimator(BaseEstimator):
     def _init_module(self, module, records) -> None:
         """Data-driven initialization before training (default: none)."""
 
+    def _make_windows(self, records, *, x0, dtype, device):
+        """Training/validation windows from normalized records (default: ``make_windows``)."""
+        from ..training import make_windows
+
+        return make_windows(records, loss=self.loss, horizon=self.horizon, x0=x0, dtype=dtype, device=device)
+
+    def _train_module(self, module):
+        """The module the engine trains, sharing its parameters with ``module`` (default: itself)."""
+        return module
+
     # ------------------------------------------------------------------ helpers
     def _torch_dtype(self):
         import torch
@@ -120,7 +130,7 @@ class NeuralEstimator(BaseEstimator):
         """Train on one IOData or a list of experiments; returns ``self``."""
         import torch
 
-        from ..training import TrainConfig, make_windows, train
+        from ..training import TrainConfig, train
 
         self._validate_common()
         exps = self._experiments(data)
@@ -141,19 +151,17 @@ class NeuralEstimator(BaseEstimator):
         module = self._build_module(nu, ny).to(device=device, dtype=dtype)
         self._init_module(module, self._records(exps))
         x0 = self.x0 if self.x0 != "auto" else ("measured" if self._full_state else "fit")
-        windows = make_windows(self._records(exps), loss=self.loss, horizon=self.horizon, x0=x0, dtype=dtype,
-                               device=device)
+        windows = self._make_windows(self._records(exps), x0=x0, dtype=dtype, device=device)
         val_w = None
         if vals:
             vx0 = "measured" if x0 == "measured" else "zero"
-            val_w = make_windows(self._records(vals), loss=self.loss, horizon=self.horizon, x0=vx0, dtype=dtype,
-                                 device=device)
+            val_w = self._make_windows(self._records(vals), x0=vx0, dtype=dtype, device=device)
         config = TrainConfig(epochs=self.epochs, optimizer=self.optimizer, lr=self.lr, batch_size=self.batch_size,
                              loss_threshold=self.loss_threshold, patience=self.patience, clip_grad=self.clip_grad,
                              seed=self.seed, progress=self.progress)
         config.validate(self._owner)
         self.module_ = module
-        self.history_ = train(module, windows, config, val=val_w)
+        self.history_ = train(self._train_module(module), windows, config, val=val_w)
         return self
 
     def _x_transform(self):

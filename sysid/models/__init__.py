@@ -17,6 +17,8 @@ _LAZY = {
     "LSTMModule": ".lstm",
     "lstm_from_lti": ".lstm_lti",
     "lti_from_lstm": ".lstm_lti",
+    "lstm_equilibrium": ".lstm_lti",
+    "linearize_lstm": ".lstm_lti",
     # recurrent equilibrium networks
     "RENModule": ".ren",
 }
