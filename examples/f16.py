@@ -72,7 +72,7 @@ def main(argv=None) -> dict:
 
     models = {
         f"REN (nx={nx}, nv={nv})": REN(nx=nx, nv=nv, kind="contracting", init="linear", epochs=epochs, lr=lr,
-                                      seq_len=100, washout=skip, batch_size=16, seed=args.seed),
+                                      horizon=100, batch_size=16, seed=args.seed),
         "N4SID (nx=10)": N4SID(nx=10),
     }
     if full or args.epochs is not None:

@@ -65,7 +65,7 @@ def main(argv=None) -> dict:
     ds = sysid.datasets.pendulum(n_train=30000 if args.full else 6000, n_test=3000, seed=args.seed)
     train, test = decimate(ds.train, 5), decimate(ds.test, 5)
     fit_part, val_part = train.split(0.8)  # the REN keeps the parameters best on val_part
-    common = dict(nx=3, nv=8, epochs=epochs, lr=5e-3 if args.full else 1e-2, seq_len=50, washout=20,
+    common = dict(nx=3, nv=8, epochs=epochs, lr=5e-3 if args.full else 1e-2, horizon=50,
                   batch_size=16 if args.full else 4, init="linear", seed=args.seed)
     models = {"REN contracting": REN(kind="contracting", **common)}
     for g in gammas:

@@ -155,7 +155,7 @@ def test_estimator_parameter_errors():
     d = data(N=60)
     with pytest.raises(ValueError, match="cannot be 'measured'"):
         LSTM(x0="measured", epochs=1).fit(d)
-    with pytest.raises(ValueError, match=r"'x0' parameter of LSTM must be one of \('fit', 'zero', 'burn_in'\)"):
+    with pytest.raises(ValueError, match=r"'x0' parameter of LSTM must be one of \('fit', 'zero', 'burn_in', 'simulated'\)"):
         LSTM(x0="warm", epochs=1).fit(d)
     with pytest.raises(ValueError, match="shorter than burn_in \\+ horizon"):
         LSTM(x0="burn_in", burn_in=50, horizon=20, epochs=1).fit(d)

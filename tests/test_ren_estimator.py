@@ -25,7 +25,7 @@ def plant_data(nu=1, ny=1, N=240, seed=0, u_scale=3.0, u_offset=2.0, y_scale=50.
     return IOData(u, y, dt=0.5)
 
 
-FAST = dict(nx=3, nv=4, epochs=2, seq_len=40, washout=5, batch_size=8, seed=0)
+FAST = dict(nx=3, nv=4, epochs=2, horizon=40, burn_in=5, batch_size=8, seed=0)
 
 
 def fitted(kind="contracting", nu=1, ny=1, **kw):
@@ -119,29 +119,49 @@ def test_linearize_matches_finite_differences_and_is_contracting():
     assert np.max(np.abs(np.linalg.eigvals(np.asarray(lin.A)))) <= 0.9 + 1e-9
 
 
+def normalized_sim_mse(est, data):
+    """Free-run simulation MSE from rest in the normalized units the REN trains in."""
+    return float(np.mean(((est.simulate(data.u) - data.y) / est.y_std_) ** 2))
+
+
 @pytest.mark.parametrize("init", ["long_memory", "random", "linear"])
 def test_training_reduces_the_loss(init):
     data = plant_data(1, 1, N=300)
-    kw = dict(nx=2, nv=4, lr=1e-2, seq_len=60, washout=10, batch_size=4, seed=0, init=init)
+    kw = dict(nx=2, nv=4, lr=1e-2, horizon=60, burn_in=10, batch_size=2, seed=0, init=init)
     start = REN(epochs=0, **kw).fit(data)
-    est = REN(epochs=15, **kw).fit(data)
-    assert len(est.loss_history_) == 15
-
-    def sim_loss(e):  # normalized free-run simulation MSE on the training record
-        return e._val_loss(e.module_, [data], e.u_mean_, e.u_std_, e.y_mean_, e.y_std_)
-
+    est = REN(epochs=30, **kw).fit(data)
+    assert len(est.history_.loss) == 30
     # the N4SID start of init="linear" is already close; the others start far away
-    assert sim_loss(est) < (0.9 if init == "linear" else 0.7) * sim_loss(start)
+    assert normalized_sim_mse(est, data) < (0.9 if init == "linear" else 0.7) * normalized_sim_mse(start, data)
+
+
+@pytest.mark.parametrize("x0", ["burn_in", "fit", "zero"])
+def test_other_initial_state_strategies_train(x0):
+    data = plant_data(1, 1, N=300)
+    kw = dict(nx=2, nv=4, lr=1e-2, horizon=50, batch_size=3, seed=0, init="long_memory", x0=x0)
+    start, est = REN(epochs=0, **kw).fit(data), REN(epochs=10, **kw).fit(data)
+    assert normalized_sim_mse(est, data) < 0.8 * normalized_sim_mse(start, data)
+    assert est.certificate().certified
+
+
+def test_burn_in_windows_skip_the_past():
+    data = plant_data(1, 1, N=100)
+    est = REN(nx=2, nv=3, epochs=0, horizon=30, burn_in=7, x0="burn_in", seed=0).fit(data)
+    (w,) = est._make_windows(est._records([data]), x0="zero", dtype=__import__("torch").float64, device="cpu")
+    assert w.u.shape == (3, 37, 1) and w.y.shape == (3, 30, 1)  # starts 7, 37, 67 (67 + 30 <= 100)
+    np.testing.assert_allclose(w.y[1, 0, 0].item(), (data.y[37, 0] - est.y_mean_[0]) / est.y_std_[0])
+    np.testing.assert_allclose(w.u[1, 0, 0].item(), (data.u[30, 0] - est.u_mean_[0]) / est.u_std_[0])
 
 
 def test_validation_keeps_best_parameters():
     data = plant_data(1, 1, N=200)
     val = plant_data(1, 1, N=100, seed=5)
-    est = REN(nx=2, nv=3, epochs=4, lr=1e-2, seq_len=40, washout=5, seed=0).fit(data, val=val)
-    assert len(est.val_history_) == 4
-    best = min(est.val_history_)
-    np.testing.assert_allclose(est._val_loss(est.module_, [val], est.u_mean_, est.u_std_, est.y_mean_, est.y_std_),
-                               best, rtol=1e-10)
+    # whole-record windows from rest: the validation loss is the normalized simulation MSE
+    est = REN(nx=2, nv=3, epochs=6, lr=3e-2, loss="simulation", x0="zero", seed=0).fit(data, val=val)
+    hist = est.history_
+    assert len(hist.val_loss) == 6 and hist.best_loss == min(hist.val_loss)
+    np.testing.assert_allclose(normalized_sim_mse(est, val), hist.best_loss, rtol=1e-10)
+    assert est.certificate().certified
 
 
 def test_save_load_round_trip(tmp_path):
@@ -163,7 +183,9 @@ def test_save_load_round_trip(tmp_path):
     (dict(rate=1.2), r"'rate' parameter of REN .* must be in \(0, 1\]"),
     (dict(rate=-0.5), r"must be in \(0, 1\]"),
     (dict(lr=-1.0), "The 'lr' parameter of REN must be > 0. Got -1.0 instead."),
-    (dict(washout=500), r"washout \(500\) must be smaller than the shortest training record \(240 samples\)"),
+    (dict(burn_in=500, x0="burn_in"), r"every record \(240 samples or fewer\) is shorter than burn_in \+ horizon = 500 \+ 40"),
+    (dict(x0="measured"), r"'x0' parameter of REN must be one of \('simulated', 'burn_in', 'fit', 'zero'\)"),
+    (dict(init="lstsq"), "'init' parameter of REN must be one of"),
     (dict(nx=0), "'nx' parameter of REN must be an int >= 1"),
 ])
 def test_bad_parameters_raise_at_fit(kwargs, match):
@@ -179,5 +201,5 @@ def test_unfitted_and_bad_inputs():
     with pytest.raises(ValueError, match=r"x0 must have shape \(nx,\) = \(3,\)"):
         est.simulate(np.zeros((5, 1)), x0=np.zeros(2))
     other = IOData(np.zeros((50, 1)), np.zeros((50, 1)), dt=0.1)
-    with pytest.raises(ValueError, match="same dt"):
+    with pytest.raises(ValueError, match="uniformly sampled records with one dt"):
         REN(**FAST).fit([plant_data(), other])

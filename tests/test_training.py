@@ -250,3 +250,58 @@ def test_adjoint_gradients_match_backpropagation():
         (m(u, x0) ** 2).sum().backward()
         grads.append(torch.cat([p.grad.flatten() for p in m.parameters()]).clone())
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("module_name", ["ren", "lstm", "step"])
+@pytest.mark.parametrize("loss", ["truncated", "kstep"])
+def test_simulated_window_states_reproduce_the_whole_record(module_name, loss):
+    """x0='simulated': windows started from the carried state give exactly the free-run output
+    of the whole record (the oracle: one simulation from rest)."""
+    from sysid.models import LSTMModule, RENModule
+    from sysid.models.step import StepModule
+    from sysid.training._engine import _loss, _simulated_states
+
+    torch.manual_seed(0)
+    module = {"ren": lambda: RENModule(1, 2, nx=3, nv=4, seed=0, init="random"),
+              "lstm": lambda: LSTMModule(1, 2, n_units=3).double(),
+              "step": lambda: StepModule(3, 1, 2, full_state=False, init_std=0.5).double()}[module_name]()
+    rng = np.random.default_rng(0)
+    recs = [(rng.normal(size=(N, 1)), rng.normal(size=(N, 2))) for N in (37, 53, 53)]
+    windows = make_windows(recs, loss=loss, horizon=10, x0="simulated")
+    states = _simulated_states(module, windows)
+    with torch.no_grad():
+        errs = []
+        for u, y in recs:
+            y_full = module(torch.tensor(u)[None], torch.zeros(1, module.nx, dtype=torch.float64))[0].numpy()
+            stride = 10 if loss == "truncated" else 1
+            for a in range(0, len(u) - 10 + 1, stride):
+                errs.append((y_full[a:a + 10] - y[a:a + 10]) ** 2)
+        expected = np.mean(np.concatenate(errs))
+        got = float(_loss(module, windows, states))
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    assert states[0].shape == (len(windows[0]), module.nx)
+
+
+def test_simulated_states_need_forward_states_and_regular_samples():
+    from sysid.training._engine import _simulated_states
+
+    class Plain(torch.nn.Module):
+        nx, nu, ny = 1, 1, 1
+
+        def forward(self, u, x0):
+            return u
+
+    w = make_windows([(np.ones((20, 1)), np.ones((20, 1)))], loss="truncated", horizon=5, x0="simulated")
+    with pytest.raises(ValueError, match="needs a module with forward_states"):
+        _simulated_states(Plain(), w)
+    with pytest.raises(ValueError, match="needs regularly sampled records"):
+        make_windows([(np.ones((20, 1)), np.ones((20, 1)), np.ones(19))], loss="truncated", horizon=5,
+                     x0="simulated")
+
+
+def test_simulated_x0_trains_a_hidden_state_model():
+    d = plant_data()
+    start = NeuralNetStep(nx=3, hidden=8, epochs=0, x0="simulated", seed=0).fit(d)
+    est = NeuralNetStep(nx=3, hidden=8, epochs=30, x0="simulated", seed=0).fit(d)
+    mse = [np.mean((e.simulate(d.u) - d.y) ** 2) for e in (start, est)]
+    assert mse[1] < 0.3 * mse[0]

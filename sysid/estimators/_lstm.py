@@ -11,7 +11,7 @@ from ._neural_base import NeuralEstimator
 
 __all__ = ["LSTM", "linearize_lstm"]
 
-_X0 = ("fit", "zero", "burn_in")
+_X0 = ("fit", "zero", "burn_in", "simulated")
 
 
 def linearize_lstm(module, u0=None, **kwargs) -> control.StateSpace:
@@ -19,22 +19,6 @@ def linearize_lstm(module, u0=None, **kwargs) -> control.StateSpace:
     from ..models.lstm_lti import linearize_lstm as _linearize
 
     return _linearize(module, u0, **kwargs)
-
-
-def _burn_in_module(module, k: int):
-    """A view of ``module`` that runs over k burn-in samples first and returns the rest."""
-    from torch import nn
-
-    class _BurnIn(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inner = module
-            self.nx, self.nu, self.ny = module.nx, module.nu, module.ny
-
-        def forward(self, u, x0):
-            return self.inner(u, x0)[:, k:]
-
-    return _BurnIn()
 
 
 class LSTM(NeuralEstimator):
@@ -56,8 +40,10 @@ class LSTM(NeuralEstimator):
     epochs, lr, optimizer, loss, horizon, batch_size, loss_threshold, patience, clip_grad
         Training settings (:class:`sysid.training.TrainConfig`; ``loss`` in ``"simulation"``,
         ``"truncated"`` (windows of ``horizon`` samples), ``"kstep"``).
-    x0 : {"fit", "zero", "burn_in"}
+    x0 : {"fit", "zero", "burn_in", "simulated"}
         Initial state of each training window: one trainable (h, c) per window (``"fit"``),
+        the state the current LSTM reaches there from rest (``"simulated"``, truncated
+        back-propagation through time),
         zero, or (``"burn_in"``) zero ``burn_in`` samples *before* the window, the LSTM running
         over that past input with those samples left out of the loss — the way the model is
         then used: ``compare(est, data, skip=burn_in)`` or ``simulate(u, x0=est.burn_in_state(u_past))``.
@@ -109,42 +95,6 @@ class LSTM(NeuralEstimator):
         if self.x0 not in _X0:
             raise ValueError(f"The 'x0' parameter of LSTM must be one of {_X0}. Got {self.x0!r} instead.")
         return LSTMModule(nu, ny, n_units=self.n_units, layers=self.layers)
-
-    def _make_windows(self, records, *, x0, dtype, device):
-        if self.x0 != "burn_in":
-            return super()._make_windows(records, x0=x0, dtype=dtype, device=device)
-        import torch
-
-        from ..training import Windows
-
-        k = self.burn_in
-        if self.loss not in ("simulation", "truncated", "kstep"):
-            return super()._make_windows(records, x0="zero", dtype=dtype, device=device)  # its error message
-        groups: dict[int, tuple[list, list]] = {}
-        for u, y in records:
-            if self.loss == "simulation":
-                starts, H = ([k] if len(y) > k else []), len(y) - k
-            else:
-                H = self.horizon
-                if not isinstance(H, (int, np.integer)) or H < 2:
-                    raise ValueError(f"The 'horizon' parameter of LSTM must be an int >= 2 for loss={self.loss!r}. "
-                                     f"Got {H!r} instead.")
-                starts = range(k, len(y) - H + 1, H if self.loss == "truncated" else 1)
-            us, ys = groups.setdefault(H, ([], []))
-            for a in starts:
-                us.append(u[a - k:a + H])
-                ys.append(y[a:a + H])
-        windows = [Windows(torch.tensor(np.stack(us), dtype=dtype, device=device),
-                           torch.tensor(np.stack(ys), dtype=dtype, device=device), "zero")
-                   for us, ys in groups.values() if us]
-        if not windows:
-            n_min = min(len(r[1]) for r in records)
-            raise ValueError(f"every record ({n_min} samples or fewer) is shorter than burn_in + horizon = "
-                             f"{k} + {self.horizon if self.loss != 'simulation' else 1}; lower burn_in or horizon.")
-        return windows
-
-    def _train_module(self, module):
-        return _burn_in_module(module, self.burn_in) if self.x0 == "burn_in" else module
 
     # ------------------------------------------------------------------ export
     def to_lure(self):

@@ -47,8 +47,10 @@ class NeuralNetStep(_StepEstimator):
     epochs, lr, optimizer, loss, horizon, batch_size, loss_threshold, patience, clip_grad
         Training (see :class:`sysid.training.TrainConfig`); ``loss`` is "simulation",
         "truncated" (windows of ``horizon`` samples) or "kstep".
-    x0 : {"auto", "zero", "fit", "measured"}
-        Initial state of each training window ("auto": measured for full-state models, else fit).
+    x0 : {"auto", "zero", "fit", "measured", "simulated"}
+        Initial state of each training window ("auto": measured for full-state models, else fit;
+        "simulated": the state the current model reaches there from rest, truncated
+        back-propagation through time — see :class:`sysid.training.Windows`).
     normalize : {"standard", "scale", None}
     seed, dtype, device, progress
     """

@@ -39,6 +39,23 @@ def fold_normalization(lure: LureSystem, *, u_mean, u_std, y_mean, y_std, x_scal
                       nx=lure.nx, nu=lure.nu, nv=lure.nv, ny=lure.ny)
 
 
+def _burn_in_view(module, k: int):
+    """A view of a sequence module (shared parameters) that runs over k burn-in samples first
+    and returns the outputs after them."""
+    from torch import nn
+
+    class BurnIn(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = module
+            self.nx, self.nu, self.ny = module.nx, module.nu, module.ny
+
+        def forward(self, u, x0):
+            return self.inner(u, x0)[:, k:]
+
+    return BurnIn()
+
+
 class NeuralEstimator(BaseEstimator):
     """Shared fit/simulate/export for torch models trained by :func:`sysid.training.train`.
 
@@ -73,13 +90,59 @@ class NeuralEstimator(BaseEstimator):
         """Data-driven initialization before training (default: none)."""
 
     def _make_windows(self, records, *, x0, dtype, device):
-        """Training/validation windows from normalized records (default: ``make_windows``)."""
+        """Training/validation windows from normalized records: ``make_windows``, or burn-in
+        windows when the estimator's ``x0`` is ``"burn_in"`` (see :meth:`_burn_in_windows`)."""
         from ..training import make_windows
 
+        if getattr(self, "x0", None) == "burn_in":
+            return self._burn_in_windows(records, dtype=dtype, device=device)
         return make_windows(records, loss=self.loss, horizon=self.horizon, x0=x0, dtype=dtype, device=device)
 
+    def _burn_in_windows(self, records, *, dtype, device):
+        """Windows that carry ``burn_in`` samples of input *before* the scored part.
+
+        The model starts from zero ``burn_in`` samples before each window and runs over that past
+        input; those samples are left out of the loss (the module is wrapped by
+        :meth:`_train_module`). This is how a model is then used: ``compare(est, data,
+        skip=burn_in)``, or a state reached by running over past data.
+        """
+        import torch
+
+        from ..training import Windows, make_windows
+
+        k = self.burn_in
+        check_int(k, "burn_in", self._owner, minimum=0)
+        if self.loss not in ("simulation", "truncated", "kstep"):
+            return make_windows(records, loss=self.loss, x0="zero")  # raises with the list of losses
+        groups: dict[int, tuple[list, list]] = {}
+        for rec in records:
+            u, y = rec[0], rec[1]
+            if self.loss == "simulation":
+                starts, H = ([k] if len(y) > k else []), len(y) - k
+            else:
+                H = self.horizon
+                if not isinstance(H, (int, np.integer)) or H < 2:
+                    raise ValueError(f"The 'horizon' parameter of {self._owner} must be an int >= 2 for "
+                                     f"loss={self.loss!r}. Got {H!r} instead.")
+                starts = range(k, len(y) - H + 1, H if self.loss == "truncated" else 1)
+            us, ys = groups.setdefault(H, ([], []))
+            for a in starts:
+                us.append(u[a - k:a + H])
+                ys.append(y[a:a + H])
+        windows = [Windows(torch.tensor(np.stack(us), dtype=dtype, device=device),
+                           torch.tensor(np.stack(ys), dtype=dtype, device=device), "zero")
+                   for us, ys in groups.values() if us]
+        if not windows:
+            n_min = min(len(r[1]) for r in records)
+            raise ValueError(f"every record ({n_min} samples or fewer) is shorter than burn_in + horizon = "
+                             f"{k} + {self.horizon if self.loss != 'simulation' else 1}; lower burn_in or horizon.")
+        return windows
+
     def _train_module(self, module):
-        """The module the engine trains, sharing its parameters with ``module`` (default: itself)."""
+        """The module the engine trains, sharing its parameters with ``module``: itself, or with
+        ``x0="burn_in"`` a view that drops the first ``burn_in`` outputs."""
+        if getattr(self, "x0", None) == "burn_in":
+            return _burn_in_view(module, self.burn_in)
         return module
 
     # ------------------------------------------------------------------ helpers
@@ -154,7 +217,7 @@ class NeuralEstimator(BaseEstimator):
         windows = self._make_windows(self._records(exps), x0=x0, dtype=dtype, device=device)
         val_w = None
         if vals:
-            vx0 = "measured" if x0 == "measured" else "zero"
+            vx0 = x0 if x0 in ("measured", "simulated") else "zero"
             val_w = self._make_windows(self._records(vals), x0=vx0, dtype=dtype, device=device)
         config = TrainConfig(epochs=self.epochs, optimizer=self.optimizer, lr=self.lr, batch_size=self.batch_size,
                              loss_threshold=self.loss_threshold, patience=self.patience, clip_grad=self.clip_grad,

@@ -1,7 +1,8 @@
-"""Export of a trained REN to physical units: the LureSystem and the certificate it carries.
+"""The certificate a trained REN carries, in physical units.
 
 The module maps normalized signals ũ = Su⁻¹(u − μu) to ỹ = Sy⁻¹(y − μy), Su = diag(σu),
-Sy = diag(σy). Folding the scalings into the explicit matrices gives the physical-units
+Sy = diag(σy). Folding the scalings into the explicit matrices
+(:func:`sysid.estimators._neural_base.fold_normalization`) gives the physical-units
 LureSystem (same state x, same Δ); its certificate transforms as follows.
 
 * Contraction: the state is unchanged, so M = EᵀP⁻¹E and Λ certify the exported system as
@@ -20,39 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.delta import get as get_delta
-from ..core.lure import LureSystem
 
-__all__ = ["fold_normalization", "physical_certificate_data"]
-
-
-def fold_normalization(e: dict, *, u_mean, u_std, y_mean, y_std, activation: str, dt: float) -> LureSystem:
-    """Physical-units LureSystem from the explicit REN matrices in normalized units.
-
-    Parameters
-    ----------
-    e : dict
-        Explicit matrices (``A, B1, B2, C1, D11, D12, C2, D21, D22, bx, bv, by``).
-    u_mean, u_std : array_like, shape (nu,)
-    y_mean, y_std : array_like, shape (ny,)
-    activation : str
-        The REN's σ ("relu" or "tanh").
-    dt : float
-        Sampling period of the data.
-    """
-    u_mean, u_std = np.asarray(u_mean, float), np.asarray(u_std, float)
-    y_mean, y_std = np.asarray(y_mean, float), np.asarray(y_std, float)
-    Su_inv = np.diag(1.0 / u_std)
-    Sy = np.diag(y_std)
-    B2 = e["B2"] @ Su_inv
-    D12 = e["D12"] @ Su_inv
-    D22n = e["D22"] @ Su_inv
-    return LureSystem(
-        A=e["A"], B1=e["B1"], B2=B2, C1=e["C1"], D11=e["D11"], D12=D12,
-        C2=Sy @ e["C2"], D21=Sy @ e["D21"], D22=Sy @ D22n,
-        bx=e["bx"] - B2 @ u_mean, bv=e["bv"] - D12 @ u_mean,
-        by=Sy @ (e["by"] - D22n @ u_mean) + y_mean,
-        delta=get_delta(activation), dt=dt, nu=len(u_std))
+__all__ = ["physical_certificate_data"]
 
 
 def physical_certificate_data(e: dict, *, kind: str, rate: float, u_std, y_std, gamma: float | None = None,

@@ -370,15 +370,15 @@ class RENModule(nn.Module):
             return None
         return tuple(t.detach().cpu().to(torch.float64).numpy().copy() for t in (self.Q, self.S, self.R))
 
-    def to_lure(self):
-        """The explicit REN as a :class:`sysid.LureSystem` (module units, dt = 1)."""
+    def to_lure(self, dt: float = 1.0):
+        """The explicit REN as a :class:`sysid.LureSystem` (module units; sampling period ``dt``)."""
         from ..core.delta import get as get_delta
         from ..core.lure import LureSystem
 
         m = self.explicit_numpy()
         return LureSystem(**{k: m[k] for k in ("A", "B1", "B2", "C1", "D11", "D12", "C2", "D21", "D22",
                                                 "bx", "bv", "by")},
-                          delta=get_delta(self.activation), dt=1.0, nu=self.nu)
+                          delta=get_delta(self.activation), dt=dt, nu=self.nu)
 
     # ------------------------------------------------------------------ evaluation
     def _solve_layer(self, b: torch.Tensor, D11: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,7 @@ __all__ = ["TrainConfig", "TrainResult", "Windows", "make_windows", "train"]
 
 _OPTIMIZERS = ("adam", "rmsprop", "lbfgs", "sgd")
 _LOSSES = ("simulation", "truncated", "kstep")
-_X0 = ("zero", "fit", "measured")
+_X0 = ("zero", "fit", "measured", "simulated")
 
 
 @dataclass
@@ -111,15 +111,22 @@ class TrainResult:
 class Windows:
     """Sub-sequences for training: u (B, T, nu), y (B, T, ny) and how each starts.
 
-    ``x0`` is ``"zero"``, ``"measured"`` (the state is the output: x0 = y[:, 0]) or ``"fit"``
-    (one free initial state per window, trained with the model). ``dt`` (B, T − 1), for
-    irregularly sampled records, is passed to the module as ``module(u, x0, dt=...)``.
+    ``x0`` is ``"zero"``, ``"measured"`` (the state is the output: x0 = y[:, 0]), ``"fit"``
+    (one free initial state per window, trained with the model) or ``"simulated"`` (the state
+    the current model reaches at the window start when it simulates the whole record from
+    rest; recomputed every epoch without gradient: truncated back-propagation through time).
+    ``dt`` (B, T − 1), for irregularly sampled records, is passed to the module as
+    ``module(u, x0, dt=...)``. ``records`` (the whole input records, each (N, nu)), ``record``
+    and ``start`` (B,) locate the windows for ``x0="simulated"``.
     """
 
     u: torch.Tensor
     y: torch.Tensor
     x0: str = "zero"
     dt: torch.Tensor | None = None
+    records: list | None = None
+    record: torch.Tensor | None = None
+    start: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.u.shape[0]
@@ -136,6 +143,9 @@ def make_windows(records: list[tuple[np.ndarray, np.ndarray]], *, loss: str = "s
         ``simulation``: each record whole (records of equal length share a batch);
         ``truncated``: consecutive windows of length ``horizon`` (multiple shooting);
         ``kstep``: windows of length ``horizon`` starting at every sample.
+    x0 : {"zero", "fit", "measured", "simulated"}
+        How each window starts (see :class:`Windows`). ``"simulated"`` needs a module with
+        ``forward_states(u, x0) -> (y, x)`` and regularly sampled records.
     """
     if loss not in _LOSSES:
         raise ValueError(f"loss must be one of {_LOSSES}; got {loss!r}.")
@@ -144,31 +154,42 @@ def make_windows(records: list[tuple[np.ndarray, np.ndarray]], *, loss: str = "s
     out: list[Windows] = []
     irregular = any(len(r) == 3 for r in records)
     recs = [(r[0], r[1], r[2] if len(r) == 3 else None) for r in records]
+    if x0 == "simulated" and irregular:
+        raise ValueError("x0='simulated' needs regularly sampled records; use x0='fit' for irregular samples.")
 
     def tensor(arrs):
         return torch.tensor(np.stack(arrs), dtype=dtype, device=device)
 
+    def located(w: Windows, where: list[tuple[int, int]]) -> Windows:
+        if x0 == "simulated":
+            w.records = [torch.tensor(r[0], dtype=dtype, device=device) for r in recs]
+            w.record = torch.tensor([r for r, _ in where], dtype=torch.long, device=device)
+            w.start = torch.tensor([a for _, a in where], dtype=torch.long, device=device)
+        return w
+
     if loss == "simulation":
         by_len: dict[int, list] = {}
-        for r in recs:
-            by_len.setdefault(len(r[1]), []).append(r)
+        for i, r in enumerate(recs):
+            by_len.setdefault(len(r[1]), []).append(i)
         for group in by_len.values():
-            dts = tensor([r[2] for r in group]) if irregular else None
-            out.append(Windows(tensor([r[0] for r in group]), tensor([r[1] for r in group]), x0, dts))
+            dts = tensor([recs[i][2] for i in group]) if irregular else None
+            out.append(located(Windows(tensor([recs[i][0] for i in group]), tensor([recs[i][1] for i in group]), x0,
+                                       dts), [(i, 0) for i in group]))
         return out
     if horizon is None or not isinstance(horizon, (int, np.integer)) or horizon < 2:
         raise ValueError(f"loss={loss!r} needs horizon (the window length) as an int >= 2; got {horizon!r}.")
     stride = horizon if loss == "truncated" else 1
-    us, ys, ds = [], [], []
-    for u, y, dt in recs:
+    us, ys, ds, where = [], [], [], []
+    for i, (u, y, dt) in enumerate(recs):
         for a in range(0, len(y) - horizon + 1, stride):
             us.append(u[a:a + horizon])
             ys.append(y[a:a + horizon])
+            where.append((i, a))
             if irregular:
                 ds.append(dt[a:a + horizon - 1])
     if not us:
         raise ValueError(f"every record is shorter than the window length horizon = {horizon}.")
-    out.append(Windows(tensor(us), tensor(ys), x0, tensor(ds) if irregular else None))
+    out.append(located(Windows(tensor(us), tensor(ys), x0, tensor(ds) if irregular else None), where))
     return out
 
 
@@ -182,8 +203,31 @@ def _initial_states(module, windows: list[Windows]) -> list[torch.nn.Parameter |
     return states
 
 
+def _simulated_states(module, windows: list[Windows] | None) -> list[torch.Tensor | None]:
+    """x0 = the state the current module reaches at each window start from rest (no gradient)."""
+    out: list[torch.Tensor | None] = []
+    for w in windows or []:
+        if w.x0 != "simulated":
+            out.append(None)
+            continue
+        if not hasattr(module, "forward_states"):
+            raise ValueError(f"x0='simulated' needs a module with forward_states(u, x0) -> (y, x); "
+                             f"{type(module).__name__} has none. Use x0='fit' or 'zero'.")
+        X: dict[int, torch.Tensor] = {}
+        with torch.no_grad():
+            by_len: dict[int, list[int]] = {}
+            for i, r in enumerate(w.records):
+                by_len.setdefault(len(r), []).append(i)
+            for group in by_len.values():
+                u = torch.stack([w.records[i] for i in group])
+                x = module.forward_states(u, torch.zeros(len(group), module.nx, dtype=u.dtype, device=u.device))[1]
+                X.update({i: x[k] for k, i in enumerate(group)})
+            out.append(torch.stack([X[int(r)][int(a)] for r, a in zip(w.record, w.start)]))
+    return out
+
+
 def _x0_for(module, w: Windows, fitted, idx):
-    if w.x0 == "fit":
+    if w.x0 in ("fit", "simulated"):
         return fitted[idx]
     if w.x0 == "measured":
         if module.nx != w.y.shape[-1]:
@@ -243,11 +287,16 @@ def train(module: torch.nn.Module, windows: list[Windows], config: TrainConfig, 
                 if p is not None:
                     p.copy_(b)
 
+    sim = _simulated_states(module, windows)
+
+    def starts():  # per window set: the trainable x0, the simulated x0, or None
+        return [f if f is not None else x for f, x in zip(fitted, sim)]
+
     for epoch in tqdm(range(config.epochs), disable=not config.progress, desc="training"):
         if config.optimizer == "lbfgs":
             def closure():
                 opt.zero_grad()
-                loss = _loss(module, windows, fitted)
+                loss = _loss(module, windows, starts())
                 if not torch.isfinite(loss):
                     # keep the line search inside its bracket: a huge, finite loss with zero slope
                     return torch.tensor(1e30, dtype=loss.dtype)
@@ -261,7 +310,7 @@ def train(module: torch.nn.Module, windows: list[Windows], config: TrainConfig, 
             for start in range(0, n, bs):
                 batches = [p[start:start + bs].to(w.u.device) for p, w in zip(perms, windows)]
                 opt.zero_grad()
-                loss = _loss(module, windows, fitted, batches)
+                loss = _loss(module, windows, starts(), batches)
                 if not torch.isfinite(loss):
                     break
                 loss.backward()
@@ -271,8 +320,9 @@ def train(module: torch.nn.Module, windows: list[Windows], config: TrainConfig, 
         if sched is not None:
             sched.step()
         with torch.no_grad():
-            train_loss = float(_loss(module, windows, fitted))
-            val_loss = float(_loss(module, val, [None] * len(val))) if val else None
+            sim = _simulated_states(module, windows)  # for this evaluation and the next epoch
+            train_loss = float(_loss(module, windows, starts()))
+            val_loss = float(_loss(module, val, _simulated_states(module, val))) if val else None
         result.loss.append(train_loss)
         result.seconds.append(time.perf_counter() - t0)
         if val_loss is not None:
