@@ -73,7 +73,11 @@ def incremental_l2_gain(system, *, solver: str | None = None, eps: float | None 
     system : LureSystem or control.StateSpace
         Needs nu ≥ 1 and ny ≥ 1.
     solver : str, optional
-        Default Clarabel (interior point); "SCS" is first-order and slower to converge here.
+        Default: Clarabel (interior point) on the direct form above, at every size. Unlike
+        :func:`contraction` (a feasibility problem, for which SCS on a sparser Schur-complement
+        form wins on large systems), the gain is an optimization, and SCS converges slowly to
+        its optimum in either form (benchmarks/certify_scaling.py has the figures).
+        ``solver="SCS"`` is honoured (direct form).
     eps : float, optional
         Relative strictness margin δ imposed on the (Δx, Δw) block (LMI ⪯ −δ·s·blkdiag(I, 0),
         s = max(1, ‖[C2 D21 D22]‖₂²)), so that the exact numpy recomputation of γ applies even
@@ -84,7 +88,9 @@ def incremental_l2_gain(system, *, solver: str | None = None, eps: float | None 
     Returns
     -------
     Certificate
-        ``bound`` is γ; ``P`` the storage, ``multipliers`` λ.
+        ``bound`` is γ; ``P`` the storage, ``multipliers`` λ. ``extra`` holds the margin, the
+        solver's own γ (``solver_gamma``), whether the exact recomputation applied
+        (``exact_recompute``) and the LMI form passed to the solver (``form``, "direct").
 
     Examples
     --------
@@ -124,4 +130,4 @@ def incremental_l2_gain(system, *, solver: str | None = None, eps: float | None 
                   tol=tol, local=local, psd=psd,
                   message="Σ‖Δy‖² ≤ γ² Σ‖Δu‖² for any two trajectories from equal initial states",
                   extra=dict(margin=margin, solver_gamma=float(np.sqrt(max(float(s.value), 0.0))),
-                             exact_recompute=s_exact is not None))
+                             exact_recompute=s_exact is not None, form="direct"))
