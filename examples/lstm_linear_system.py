@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from sysid import IOData, LureSystem, datasets  # noqa: E402
+from sysid import LureSystem, datasets  # noqa: E402
 from sysid.core.lti import transmission_zeros  # noqa: E402
 from sysid.estimators import LSTM  # noqa: E402
 from sysid.models import linearize_lstm, lstm_from_lti, lti_from_lstm  # noqa: E402

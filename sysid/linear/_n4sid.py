@@ -153,7 +153,6 @@ def n4sid(data, nx: int | None = None, *, horizon: int | None = None, weighting:
                          f"{sum(d.N for d in exps)} samples. Give more data or a smaller horizon.")
     R, _ = _streaming_r(usable, s)
     L = R.T
-    iu = slice(0, s * nu)
     iz = slice(s * nu, s * (2 * nu + ny))
     iy = slice(s * (2 * nu + ny), p)
     diag_u = np.abs(np.diag(L)[: 2 * s * nu])

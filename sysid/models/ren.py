@@ -68,14 +68,14 @@ def check_ren_params(nu: int, ny: int, nx: int, nv: int, kind: str, gamma, Q, S,
                 or not (np.isfinite(gamma) and gamma > 0):
             raise ValueError(f"The 'gamma' parameter of {owner} must be a finite float > 0. Got {gamma!r} instead.")
         if Q is not None or S is not None or R is not None:
-            raise ValueError(f"kind='lipschitz' sets Q = −I/γ, S = 0, R = γI itself; pass Q, S, R only with kind='iqc'.")
+            raise ValueError("kind='lipschitz' sets Q = −I/γ, S = 0, R = γI itself; pass Q, S, R only with kind='iqc'.")
         if nu == 0:
             raise ValueError(f"a Lipschitz {owner} needs at least one input (nu >= 1).")
         g = float(gamma)
         return -np.eye(ny) / g, np.zeros((nu, ny)), g * np.eye(nu)
     # iqc
     if gamma is not None:
-        raise ValueError(f"kind='iqc' takes Q, S, R; gamma belongs to kind='lipschitz'.")
+        raise ValueError("kind='iqc' takes Q, S, R; gamma belongs to kind='lipschitz'.")
     if Q is None or R is None:
         raise ValueError(f"kind='iqc' needs Q (ny, ny) and R (nu, nu) (and optionally S (nu, ny)); got "
                          f"Q={'None' if Q is None else 'given'}, R={'None' if R is None else 'given'}.")
