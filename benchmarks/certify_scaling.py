@@ -2,13 +2,14 @@
 default choice), and of the numpy check of a REN's built-in certificate.
 
     python benchmarks/certify_scaling.py            # nx = nv ∈ {4, 8, 16, 32}, ~1 min
-    python benchmarks/certify_scaling.py --full     # adds 64 and the slow SCS gain runs above 16
+    python benchmarks/certify_scaling.py --full     # adds 64 and the slow SCS / Clarabel gain runs
 
 Test systems: contracting RENs built in numpy from the direct parameterization
 (sysid.certify._ren_numpy.random_contracting_ren; nu = ny = 2, ReLU). "auto" is what
 certify.contraction / incremental_l2_gain choose without solver=: for contraction, SCS on the
 Schur-complement form from nx + nv >= 48 (sparser conic data), Clarabel on the direct form below;
-for the gain, Clarabel on the direct form at every size (see the incremental_l2_gain docstring).
+for the gain, CVXOPT called directly on the affine form of the LMI (dense Schur-complement Newton
+steps with BLAS; see the incremental_l2_gain docstring).
 "rel. diff" is |γ − γ_Clarabel| / γ_Clarabel at the same size.
 Writes benchmarks/results/certify_scaling.json (or --out).
 """
@@ -54,8 +55,6 @@ def main(argv=None):
         chk = certify.check_ren_certificate(lure, M, lam)
         gamma_ref = None  # Clarabel's γ at this size: the reference for the relative difference
         for solver in ("CLARABEL", "SCS", None):
-            if solver is None and n + n < 48:
-                continue  # auto = Clarabel here: see the CLARABEL row
             t_c, c = timed(lambda: certify.contraction(lure, solver=solver))
             skip_gain = (solver == "SCS" and n > 16 and not args.full) or (solver == "CLARABEL" and n >= 64
                                                                             and not args.full)

@@ -103,13 +103,31 @@ def test_scs_gain_never_below_hinf_norm(nx, nu, ny, seed):
     assert hinf * (1 - 1e-6) <= c.bound <= hinf * (1 + 1e-3)
 
 
-def test_auto_gain_solver_stays_clarabel_direct_at_large_size():
-    # nx + nv = 48 reaches contraction's SCS threshold; the gain deliberately keeps Clarabel on
-    # the direct form there (SCS does not converge well on the gain optimization, see docstring)
-    from sysid.certify._contraction import _LARGE
+@pytest.mark.parametrize("n,continuous", [(4, False), (12, False), (3, True)])
+def test_direct_cvxopt_path_matches_clarabel_through_cvxpy(n, continuous):
+    """The default (CVXOPT on the affine form, built here without cvxpy) solves the same LMI."""
+    pytest.importorskip("cvxopt")
     from sysid.certify._ren_numpy import random_contracting_ren
-    lure, _ = random_contracting_ren(6, _LARGE - 6, 2, 2, seed=1)
-    assert certify.contraction(lure).solver == "SCS"
-    c = certify.incremental_l2_gain(lure)
-    assert c.certified and c.solver == "CLARABEL" and c.extra["form"] == "direct" and c.extra["exact_recompute"]
-    assert c.bound == pytest.approx(c.extra["solver_gamma"], rel=1e-5)
+
+    if continuous:
+        G = random_stable(n, 2, 2, seed=7, continuous=True)
+        lure = LureSystem(A=np.asarray(G.A) - 0.5 * np.eye(n), B1=np.full((n, 1), 0.3), B2=G.B,
+                          C1=np.ones((1, n)) / n, C2=G.C, D22=G.D, delta=Tanh(), dt=0)
+    else:
+        lure, _ = random_contracting_ren(n, n, 2, 2, seed=n)
+    auto = certify.incremental_l2_gain(lure)
+    ref = certify.incremental_l2_gain(lure, solver="CLARABEL")
+    assert auto.solver == "CVXOPT" and auto.certified and ref.certified
+    assert auto.bound == pytest.approx(ref.bound, rel=1e-5)
+
+
+def test_gain_without_cvxopt_falls_back_to_clarabel(monkeypatch):
+    import sysid.certify._gain as gain
+    from sysid.exceptions import SolverError
+
+    monkeypatch.setattr(gain, "_have_cvxopt", lambda: False)
+    G = control.ss([[0.5]], [[1.0]], [[1.0]], [[0.0]], 1.0)
+    c = certify.incremental_l2_gain(G)
+    assert c.solver == "CLARABEL" and c.bound == pytest.approx(2.0, abs=1e-4)
+    with pytest.raises(SolverError, match="'CVXOPT' is not installed; pip install cvxopt, or pass solver='CLARABEL'"):
+        certify.incremental_l2_gain(G, solver="cvxopt")
