@@ -131,3 +131,14 @@ def test_gain_without_cvxopt_falls_back_to_clarabel(monkeypatch):
     assert c.solver == "CLARABEL" and c.bound == pytest.approx(2.0, abs=1e-4)
     with pytest.raises(SolverError, match="'CVXOPT' is not installed; pip install cvxopt, or pass solver='CLARABEL'"):
         certify.incremental_l2_gain(G, solver="cvxopt")
+
+
+def test_gain_of_badly_scaled_inputs_matches_hinf():
+    """Inputs of very different physical sizes (force in N, voltage in V): the equilibrated
+    CVXOPT path still returns the H∞ norm."""
+    G = random_stable(4, 2, 3, 21)
+    Su = np.diag([30.0, 0.1])
+    G = control.ss(G.A, np.asarray(G.B) @ Su, 5 * np.asarray(G.C), 5 * np.asarray(G.D) @ Su, 1.0)
+    hinf = hinf_sweep(G)
+    c = certify.incremental_l2_gain(G)
+    assert c.certified and hinf * (1 - 1e-6) <= c.bound <= hinf * (1 + 1e-3)

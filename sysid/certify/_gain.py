@@ -67,14 +67,26 @@ def _solve_cvxopt(lure, margin: float, strict: np.ndarray):
     nx, nv = lure.nx, lure.nv
     M0, C = _affine_columns(lure)
     m, N = C.shape[0], C.shape[1]
+    # equilibration (the solution is unchanged): congruence with T = diag(1, 1, Tu), Tu scaling
+    # each input column of [B2; D12; D22] to unit norm (physical inputs of very different
+    # sizes), then Cy'Cy scaled to unit norm (the LMI is homogeneous in (Cy'Cy, P, λ, s))
+    t = np.ones(N)
+    cu = np.linalg.norm(np.vstack([lure.B2, lure.D12, lure.D22]), axis=0)
+    t[N - lure.nu:] = 1.0 / np.where(cu > 0, cu, 1.0)
+    M0, C = t[:, None] * M0 * t[None, :], t[None, :, None] * C * t[None, None, :]
+    scale = max(1.0, float(np.abs(M0).max()))
+    M0, margin = M0 / scale, margin / scale
+    # and each variable scaled so that its column C_k has unit largest entry: x = σ x̃
+    sigma = 1.0 / np.maximum(np.abs(C).reshape(m, -1).max(axis=1), 1e-300)
+    C = C * sigma[:, None, None]
     npar = nx * (nx + 1) // 2
     Gs = [matrix(C.reshape(m, N * N).T.copy())]
     hs = [matrix(-M0 - margin * strict)]
     if nx:  # P ⪰ 0: −P + S = 0, S ⪰ 0
         I, J = np.triu_indices(nx)
         GP = np.zeros((nx, nx, m))
-        GP[I, J, np.arange(npar)] = -1.0
-        GP[J, I, np.arange(npar)] = -1.0
+        GP[I, J, np.arange(npar)] = -sigma[:npar]
+        GP[J, I, np.arange(npar)] = -sigma[:npar]
         Gs.append(matrix(GP.reshape(nx * nx, m)))
         hs.append(matrix(np.zeros((nx, nx))))
     Gl = np.zeros((nv + 1, m))
@@ -82,11 +94,11 @@ def _solve_cvxopt(lure, margin: float, strict: np.ndarray):
     c = np.zeros(m)
     c[-1] = 1.0
     sol = solvers.sdp(matrix(c), Gl=matrix(Gl), hl=matrix(np.zeros(nv + 1)), Gs=Gs, hs=hs,
-                      options=dict(show_progress=False, abstol=1e-7, reltol=1e-7, feastol=1e-8, maxiters=100))
+                      options=dict(show_progress=False, abstol=1e-7, reltol=1e-7, feastol=1e-7, maxiters=100))
     status = _CVXOPT_STATUS.get(sol["status"], f"cvxopt: {sol['status']}")
     if sol["x"] is None:
         return status, None, None, None
-    x = np.asarray(sol["x"], dtype=float).ravel()
+    x = scale * sigma * np.asarray(sol["x"], dtype=float).ravel()
     P = np.zeros((nx, nx))
     if nx:
         I, J = np.triu_indices(nx)
@@ -162,6 +174,9 @@ def incremental_l2_gain(system, *, solver: str | None = None, eps: float | None 
         form M0 + Σ xₖCₖ of the LMI: it solves its Newton systems through the dense Schur
         complement with BLAS, several times faster here than Clarabel's sparse KKT
         factorization (nx = nv = 32: ~3 s against ~12 s; benchmarks/certify_scaling.py).
+        The data are equilibrated first (input columns, output weight and variables scaled; the
+        solution is unchanged). Without an explicit solver, anything but "optimal" from CVXOPT
+        (a stall, or "infeasible") is re-solved with Clarabel before it is reported.
         "CLARABEL", "SCS" (first-order: slow to reach the optimum of this problem) and other
         cvxpy solvers go through cvxpy. A missing solver raises :class:`sysid.SolverError`.
     eps : float, optional
@@ -204,8 +219,14 @@ def incremental_l2_gain(system, *, solver: str | None = None, eps: float | None 
         if not _have_cvxopt():
             raise SolverError("the solver 'CVXOPT' is not installed; pip install cvxopt, or pass "
                               "solver='CLARABEL'.")
-        status, Pv, lamv, sv = _solve_cvxopt(lure, margin, strict)
-        if solver is None and status not in (cp.OPTIMAL, cp.INFEASIBLE):  # stalled: the cvxpy route
+        try:
+            status, Pv, lamv, sv = _solve_cvxopt(lure, margin, strict)
+        except (ArithmeticError, ValueError) as exc:  # a numerical breakdown inside CVXOPT
+            if solver is not None:
+                raise SolverError(f"the solver CVXOPT failed ({type(exc).__name__}: {exc}); try "
+                                  f"solver={DEFAULT_SOLVER!r}.") from exc
+            status = "cvxopt: failed"
+        if solver is None and status != cp.OPTIMAL:  # stalled, or infeasible: confirmed through cvxpy
             name = DEFAULT_SOLVER
     if name != "CVXOPT":
         P = cp.Variable((nx, nx), symmetric=True) if nx else np.zeros((0, 0))
