@@ -11,7 +11,7 @@ The REN starts from an N4SID model of the same order (``init="linear"``) and is 
 truncated back-propagation through time. The default run is short (a 1500-sample segment
 per level after the first two periods, 4 epochs; < 1 min). ``--full`` trains on one full
 period (8192 samples) per level for 20 epochs, adds the LSTM baseline, and tests on one full
-period per level (about 25 min on 2 cores).
+period per level (about 5 min on 2 cores).
 
     python examples/f16.py --out out/ [--data ../shared/data/f16_gvt] [--full]
 """
