@@ -9,8 +9,8 @@ Test systems: contracting RENs built in numpy from the direct parameterization
 (sysid.certify._ren_numpy.random_contracting_ren; nu = ny = 2, ReLU). "auto" is what
 certify.contraction / incremental_l2_gain choose without solver=: for contraction, SCS on the
 Schur-complement form from nx + nv >= 48 (sparser conic data), Clarabel on the direct form below;
-for the gain, CVXOPT called directly on the affine form of the LMI (dense Schur-complement Newton
-steps with BLAS; see the incremental_l2_gain docstring).
+for the gain, Clarabel below nx + nv = 48 and CVXOPT from there, called directly on the affine
+form of the LMI (dense Schur-complement Newton steps with BLAS; see incremental_l2_gain).
 "rel. diff" is |γ − γ_Clarabel| / γ_Clarabel at the same size.
 Writes benchmarks/results/certify_scaling.json (or --out).
 """

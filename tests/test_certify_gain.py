@@ -115,30 +115,48 @@ def test_direct_cvxopt_path_matches_clarabel_through_cvxpy(n, continuous):
                           C1=np.ones((1, n)) / n, C2=G.C, D22=G.D, delta=Tanh(), dt=0)
     else:
         lure, _ = random_contracting_ren(n, n, 2, 2, seed=n)
-    auto = certify.incremental_l2_gain(lure)
+    direct = certify.incremental_l2_gain(lure, solver="CVXOPT")
     ref = certify.incremental_l2_gain(lure, solver="CLARABEL")
-    assert auto.solver == "CVXOPT" and auto.certified and ref.certified
-    assert auto.bound == pytest.approx(ref.bound, rel=1e-5)
+    assert direct.solver == "CVXOPT" and direct.certified and ref.certified
+    assert direct.bound == pytest.approx(ref.bound, rel=1e-5)
+
+
+def test_large_gain_lmis_go_to_cvxopt_by_default():
+    pytest.importorskip("cvxopt")
+    from sysid.certify._gain import _LARGE
+    from sysid.certify._ren_numpy import random_contracting_ren
+
+    small, _ = random_contracting_ren(4, _LARGE - 5, 2, 2, seed=3)
+    large, _ = random_contracting_ren(4, _LARGE - 4, 2, 2, seed=3)
+    assert certify.incremental_l2_gain(small).solver == "CLARABEL"
+    c = certify.incremental_l2_gain(large)
+    assert c.solver == "CVXOPT" and c.certified
+    assert c.bound == pytest.approx(certify.incremental_l2_gain(large, solver="CLARABEL").bound, rel=1e-5)
 
 
 def test_gain_without_cvxopt_falls_back_to_clarabel(monkeypatch):
     import sysid.certify._gain as gain
     from sysid.exceptions import SolverError
 
+    from sysid.certify._ren_numpy import random_contracting_ren
+
     monkeypatch.setattr(gain, "_have_cvxopt", lambda: False)
+    large, _ = random_contracting_ren(4, gain._LARGE - 4, 2, 2, seed=3)
+    c = certify.incremental_l2_gain(large)
+    assert c.solver == "CLARABEL" and c.certified
     G = control.ss([[0.5]], [[1.0]], [[1.0]], [[0.0]], 1.0)
-    c = certify.incremental_l2_gain(G)
-    assert c.solver == "CLARABEL" and c.bound == pytest.approx(2.0, abs=1e-4)
     with pytest.raises(SolverError, match="'CVXOPT' is not installed; pip install cvxopt, or pass solver='CLARABEL'"):
         certify.incremental_l2_gain(G, solver="cvxopt")
 
 
-def test_gain_of_badly_scaled_inputs_matches_hinf():
-    """Inputs of very different physical sizes (force in N, voltage in V): the equilibrated
-    CVXOPT path still returns the H∞ norm."""
+@pytest.mark.parametrize("solver,su,cy", [(None, (30.0, 0.1), 5.0), ("CVXOPT", (30.0, 0.1), 5.0),
+                                          (None, (300.0, 0.01), 50.0)])
+def test_gain_of_badly_scaled_inputs_matches_hinf(solver, su, cy):
+    """Inputs of very different physical sizes (force in N, voltage in V) and a gain of ~4e5:
+    the scaled problem still returns the H∞ norm."""
     G = random_stable(4, 2, 3, 21)
-    Su = np.diag([30.0, 0.1])
-    G = control.ss(G.A, np.asarray(G.B) @ Su, 5 * np.asarray(G.C), 5 * np.asarray(G.D) @ Su, 1.0)
+    Su = np.diag(su)
+    G = control.ss(G.A, np.asarray(G.B) @ Su, cy * np.asarray(G.C), cy * np.asarray(G.D) @ Su, 1.0)
     hinf = hinf_sweep(G)
-    c = certify.incremental_l2_gain(G)
+    c = certify.incremental_l2_gain(G, solver=solver)
     assert c.certified and hinf * (1 - 1e-6) <= c.bound <= hinf * (1 + 1e-3)

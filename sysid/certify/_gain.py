@@ -11,6 +11,9 @@ from ._lmi import DEFAULT_SOLVER, as_lure, finish, slope_multiplier, solve, sym
 
 __all__ = ["incremental_l2_gain"]
 
+# from this LMI size on (nx + nv), the default solver is CVXOPT on the affine form
+_LARGE = 48
+
 _CVXOPT_STATUS = {"optimal": cp.OPTIMAL, "primal infeasible": cp.INFEASIBLE, "dual infeasible": cp.UNBOUNDED}
 
 
@@ -94,7 +97,7 @@ def _solve_cvxopt(lure, margin: float, strict: np.ndarray):
     c = np.zeros(m)
     c[-1] = 1.0
     sol = solvers.sdp(matrix(c), Gl=matrix(Gl), hl=matrix(np.zeros(nv + 1)), Gs=Gs, hs=hs,
-                      options=dict(show_progress=False, abstol=1e-7, reltol=1e-7, feastol=1e-7, maxiters=100))
+                      options=dict(show_progress=False, abstol=1e-7, reltol=1e-7, feastol=1e-6, maxiters=100))
     status = _CVXOPT_STATUS.get(sol["status"], f"cvxopt: {sol['status']}")
     if sol["x"] is None:
         return status, None, None, None
@@ -105,6 +108,23 @@ def _solve_cvxopt(lure, margin: float, strict: np.ndarray):
         P[I, J] = x[:npar]
         P[J, I] = x[:npar]
     return status, P, x[npar:npar + nv], float(x[-1])
+
+
+def _scaled(lure):
+    """The system with its inputs and outputs scaled by scalars, u = c_u ũ and ỹ = c_y y, so
+    that ‖[B2; D12; D22]‖ = ‖[C2 D21 D22]‖ = 1 (physical units can put the gain at 1e5 and
+    stall the solvers). Its gain LMI holds with (P̃, λ̃, s̃) iff the original one holds with
+    P = P̃/c_y², λ = λ̃/c_y², s = s̃/(c_y c_u)². Returns (scaled system, c_u, c_y)."""
+    from ..core.lure import LureSystem
+
+    cu = np.linalg.norm(np.vstack([lure.B2, lure.D12, lure.D22]), 2)
+    cy = np.linalg.norm(np.hstack([lure.C2, lure.D21, lure.D22]), 2)
+    cu = 1.0 / cu if cu > 0 else 1.0
+    cy = 1.0 / cy if cy > 0 else 1.0
+    scaled = LureSystem(A=lure.A, B1=lure.B1, B2=cu * lure.B2, C1=lure.C1, D11=lure.D11, D12=cu * lure.D12,
+                        C2=cy * lure.C2, D21=cy * lure.D21, D22=cu * cy * lure.D22, delta=lure.delta, dt=lure.dt,
+                        nx=lure.nx, nu=lure.nu, nv=lure.nv, ny=lure.ny)
+    return scaled, cu, cy
 
 
 def gain_lmi(lure, P, lam, s):
@@ -169,11 +189,11 @@ def incremental_l2_gain(system, *, solver: str | None = None, eps: float | None 
     system : LureSystem or control.StateSpace
         Needs nu ≥ 1 and ny ≥ 1.
     solver : str, optional
-        Default: "CVXOPT" when cvxopt is installed (a dependency of sysid), else "CLARABEL".
-        CVXOPT's interior-point method is called directly (not through cvxpy) on the affine
-        form M0 + Σ xₖCₖ of the LMI: it solves its Newton systems through the dense Schur
-        complement with BLAS, several times faster here than Clarabel's sparse KKT
-        factorization (nx = nv = 32: ~3 s against ~12 s; benchmarks/certify_scaling.py).
+        Default: Clarabel (through cvxpy) below nx + nv = 48; from there CVXOPT (a dependency
+        of sysid), called directly on the affine form M0 + Σ xₖCₖ of the LMI: it solves its
+        Newton systems through the dense Schur complement with BLAS, several times faster
+        than Clarabel's sparse KKT factorization on large LMIs (nx = nv = 32: ~3 s against
+        ~9 s; benchmarks/certify_scaling.py), Clarabel being the more accurate on small ones.
         The data are equilibrated first (input columns, output weight and variables scaled; the
         solution is unchanged). Without an explicit solver, anything but "optimal" from CVXOPT
         (a stall, or "infeasible") is re-solved with Clarabel before it is reported.
@@ -209,9 +229,11 @@ def incremental_l2_gain(system, *, solver: str | None = None, eps: float | None 
     if solver is not None and not isinstance(solver, str):
         raise TypeError(f"solver must be a solver name such as 'CVXOPT', 'CLARABEL' or 'SCS'; got "
                         f"{type(solver).__name__}.")
-    name = solver.upper() if solver else ("CVXOPT" if _have_cvxopt() else "CLARABEL")
+    large = nx + nv >= _LARGE
+    name = solver.upper() if solver else ("CVXOPT" if large and _have_cvxopt() else DEFAULT_SOLVER)
     if eps is None:
         eps = 1e-5 if name == "SCS" else 1e-7
+    original, (lure, cu, cy) = lure, _scaled(lure)
     Cy = np.hstack([lure.C2, lure.D21, lure.D22])
     margin = eps * max(1.0, float(np.linalg.norm(Cy, 2)) ** 2)
     strict = np.diag(np.r_[np.ones(nx + nv), np.zeros(nu)])
@@ -241,8 +263,11 @@ def incremental_l2_gain(system, *, solver: str | None = None, eps: float | None 
         sv = None if s.value is None else float(s.value)
     if status != cp.OPTIMAL:
         return finish("incremental_l2_gain", status, name, [], tol=0.0, local=local)
-    Pn = sym(Pv) if nx else np.zeros((0, 0))
-    lamn = None if not nv else np.maximum(np.asarray(lamv, dtype=float), 0.0)
+    # back to the original system: everything below is checked on it
+    lure = original
+    Pn = sym(Pv) / cy**2 if nx else np.zeros((0, 0))
+    lamn = None if not nv else np.maximum(np.asarray(lamv, dtype=float), 0.0) / cy**2
+    sv = sv / (cu * cy) ** 2
     s_exact = _exact_s(lure, Pn, lamn)
     s_rep = (sv if s_exact is None else s_exact) * (1 + 1e-9) + 1e-12
     Mn = gain_lmi(lure, Pn, lamn, s_rep)
@@ -251,5 +276,5 @@ def incremental_l2_gain(system, *, solver: str | None = None, eps: float | None 
     return finish("incremental_l2_gain", status, name, [Mn], bound=float(np.sqrt(s_rep)), P=Pn, lam=lamn,
                   tol=tol, local=local, psd=psd,
                   message="Σ‖Δy‖² ≤ γ² Σ‖Δu‖² for any two trajectories from equal initial states",
-                  extra=dict(margin=margin, solver_gamma=float(np.sqrt(max(sv, 0.0))),
+                  extra=dict(margin=margin / cy**2, solver_gamma=float(np.sqrt(max(sv, 0.0))),
                              exact_recompute=s_exact is not None, form="direct"))
