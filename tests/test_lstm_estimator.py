@@ -178,3 +178,17 @@ def test_lstm_linear_system_example_numbers(tmp_path):
     assert dc["(a) calculated, read back"] == pytest.approx(7.5351, abs=1e-4)
     assert dc["(a) calculated, linearized"] == pytest.approx(7.5351, abs=1e-4)
     assert (tmp_path / "lstm_linear_system.png").is_file()
+
+
+def test_estimate_x0_reproduces_a_reachable_initial_state():
+    """Oracle: data the LSTM itself produced from a state reached by past input; the estimated
+    (h, c) must reproduce those outputs (the state itself need not be unique)."""
+    d = data(N=120)
+    est = LSTM(n_units=3, epochs=5, horizon=20, seed=0).fit(d)
+    rng = np.random.default_rng(4)
+    x_true = est.burn_in_state(rng.normal(size=(30, 1)))
+    u = rng.normal(size=(40, 1))
+    y = est.simulate(u, x0=x_true)
+    x_hat = est.estimate_x0(IOData(u, y, dt=0.1))
+    assert np.abs(est.simulate(u, x0=np.zeros(est.module_.nx)) - y).max() > 1e-3  # zero is not the answer
+    np.testing.assert_allclose(est.simulate(u, x0=x_hat), y, atol=1e-6 * np.abs(y).max())
