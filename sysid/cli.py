@@ -90,7 +90,7 @@ def info() -> int:
     import sysid
 
     print(f"sysid {sysid.__version__}")
-    for name in ("numpy", "scipy", "control", "cvxpy", "torch", "torchdiffeq"):
+    for name in ("numpy", "scipy", "control", "cvxpy", "clarabel", "scs", "cvxopt", "torch", "torchdiffeq"):
         try:
             mod = __import__(name)
             print(f"  {name:<12}{getattr(mod, '__version__', '?')}")
