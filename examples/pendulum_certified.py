@@ -102,7 +102,7 @@ def main(argv=None) -> dict:
         summary["models"][name] = dict(fit_percent=fits[name], builtin_certified=bool(cert.certified),
                                        gamma_phys=est.gamma_phys_)
 
-    print("\nLMI certificates (sysid.certify: Clarabel / SCS via cvxpy, CVXOPT for the gain; re-checked in numpy):")
+    print("\nLMI certificates (sysid.certify: Clarabel / SCS via cvxpy, CVXOPT for large gain LMIs; re-checked in numpy):")
     rows: list = []
     true = ds.system
     true_d = sysid.LureSystem(A=true.A, B1=true.B1, B2=true.B2, C1=true.C1, C2=true.C2, delta=true.delta,
