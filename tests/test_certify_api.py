@@ -34,6 +34,8 @@ def test_unknown_solver_names_alternatives():
         certify.contraction(G, solver="NOT_A_SOLVER")
     with pytest.raises(SolverError, match="not installed.*solver="):
         certify.incremental_l2_gain(G, solver="nope")
+    with pytest.raises(TypeError, match="solver must be a solver name such as 'CVXOPT'.*got int"):
+        certify.incremental_l2_gain(G, solver=3)
 
 
 def test_failing_solver_raises_solver_error(monkeypatch):

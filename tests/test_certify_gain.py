@@ -160,3 +160,26 @@ def test_gain_of_badly_scaled_inputs_matches_hinf(solver, su, cy):
     hinf = hinf_sweep(G)
     c = certify.incremental_l2_gain(G, solver=solver)
     assert c.certified and hinf * (1 - 1e-6) <= c.bound <= hinf * (1 + 1e-3)
+
+
+def test_cvxopt_breakdown_or_stall_falls_back_or_raises(monkeypatch):
+    pytest.importorskip("cvxopt")
+    import sysid.certify._gain as gain
+    from sysid.certify._ren_numpy import random_contracting_ren
+    from sysid.exceptions import SolverError
+
+    large, _ = random_contracting_ren(4, gain._LARGE - 4, 2, 2, seed=3)
+    ref = certify.incremental_l2_gain(large, solver="CLARABEL")
+
+    def breakdown(*a, **k):
+        raise ZeroDivisionError("float division by zero")
+
+    monkeypatch.setattr(gain, "_solve_cvxopt", breakdown)
+    c = certify.incremental_l2_gain(large)  # automatic choice: Clarabel takes over
+    assert c.solver == "CLARABEL" and c.certified and c.bound == pytest.approx(ref.bound, rel=1e-9)
+    with pytest.raises(SolverError, match=r"CVXOPT failed \(ZeroDivisionError.*try solver='CLARABEL'"):
+        certify.incremental_l2_gain(large, solver="CVXOPT")
+    monkeypatch.setattr(gain, "_solve_cvxopt", lambda *a, **k: ("cvxopt: unknown", None, None, None))
+    assert certify.incremental_l2_gain(large).solver == "CLARABEL"
+    stalled = certify.incremental_l2_gain(large, solver="CVXOPT")
+    assert not stalled.certified and stalled.status == "cvxopt: unknown"

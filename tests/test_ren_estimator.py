@@ -186,6 +186,8 @@ def test_save_load_round_trip(tmp_path):
     (dict(burn_in=500, x0="burn_in"), r"every record \(240 samples or fewer\) is shorter than burn_in \+ horizon = 500 \+ 40"),
     (dict(x0="measured"), r"'x0' parameter of REN must be one of \('simulated', 'burn_in', 'fit', 'zero'\)"),
     (dict(init="lstsq"), "'init' parameter of REN must be one of"),
+    (dict(burn_in=-1), "'burn_in' parameter of REN must be an int >= 0"),
+    (dict(x0="burn_in", horizon=1), "'horizon' parameter of REN must be an int >= 2"),
     (dict(nx=0), "'nx' parameter of REN must be an int >= 1"),
 ])
 def test_bad_parameters_raise_at_fit(kwargs, match):
