@@ -175,8 +175,9 @@ class LureSystem:
     def solve_loop(self, x, u, *, tol: float = 1e-12, max_iter: int = 100) -> np.ndarray:
         """Solve w = Δ(C1 x + D11 w + D12 u + bv) for w, shape (nv,).
 
-        Explicit when D11 is strictly lower triangular; otherwise Newton's method with a
-        :class:`~sysid.ConvergenceError` if it fails.
+        Explicit when D11 is strictly lower triangular; otherwise Newton's method
+        (:func:`sysid.solvers.newton`) with a :class:`~sysid.ConvergenceError` (carrying
+        ``.residual`` and ``.iterations``) if it fails.
         """
         if self.nv == 0:
             return np.zeros(0)
@@ -189,26 +190,25 @@ class LureSystem:
             for i in range(self.nv):
                 w[i] = delta(b[i] + D11[i, :i] @ w[:i])
             return w
-        w = delta(b)
-        I = np.eye(self.nv)
-        res = np.inf
-        for _ in range(max_iter):
-            v = b + D11 @ w
-            g = w - delta(v)
-            res = np.linalg.norm(g, np.inf)
-            if res <= tol * max(1.0, np.linalg.norm(w, np.inf)):
-                return w
-            J = I - delta.derivative(v)[:, None] * D11
-            try:
-                step = np.linalg.solve(J, g)
-            except np.linalg.LinAlgError:
-                break
-            w = w - step
-        raise ConvergenceError(
-            f"the algebraic loop w = Δ(D11 w + b) did not converge in {max_iter} Newton iterations "
-            f"(residual {res:.2e} > tol {tol:g}); the model may not be well posed — check "
+        from ..solvers import newton  # numpy only; the shared fixed-point module
+
+        def f(w):
+            return delta(b + D11 @ w)
+
+        def jac(w):
+            return delta.derivative(b + D11 @ w)[:, None] * D11
+
+        res = newton(f, delta(b), jac=jac, atol=tol, rtol=tol, max_iter=max_iter, norm=np.inf,
+                     raise_on_failure=False)
+        if res.converged:
+            return res.x
+        err = ConvergenceError(
+            f"the algebraic loop w = Δ(D11 w + b) did not converge in {res.iterations} Newton iterations "
+            f"(residual {res.residual:.2e} > tol {tol:g}); the model may not be well posed — check "
             "sysid.certify.well_posedness(system)."
         )
+        err.residual, err.iterations = res.residual, res.iterations
+        raise err
 
     def _rhs(self, x, u) -> tuple[np.ndarray, np.ndarray]:
         w = self.solve_loop(x, u)
