@@ -21,6 +21,12 @@ _LAZY = {
     "linearize_lstm": ".lstm_lti",
     # recurrent equilibrium networks
     "RENModule": ".ren",
+    # deep equilibrium and monotone equilibrium layers
+    "DEQModule": ".deq",
+    "MonDEQModule": ".deq",
+    "deq_fixed_point": ".deq",
+    "IFT": ".deq",
+    "Phantom": ".deq",
 }
 
 __all__ = list(_LAZY)
