@@ -98,10 +98,10 @@ def test_solve_loop_dense_satisfies_equation_and_acyclic_is_explicit():
     np.testing.assert_allclose(w, acyc.delta(acyc.C1 @ x + acyc.D11 @ w + acyc.D12 @ u + acyc.bv), atol=1e-14)
 
 
-def test_ill_posed_loop_raises_convergence_error():
-    # w = relu(1.5 w + 1) has no solution
+def test_ill_posed_loop_is_refused():
+    # w = relu(1.5 w + 1) has no solution (and w = relu(1.5 w − 1) has two): refused before Newton runs
     sys = LureSystem(A=[[0.0]], B1=[[1.0]], C1=[[0.0]], D11=[[1.5]], bv=[1.0], C2=[[1.0]], delta=ReLU(), dt=1.0)
-    with pytest.raises(ConvergenceError, match="well_posedness"):
+    with pytest.raises(ValueError, match="ill posed.*well_posedness"):
         sys.simulate(np.zeros((3, 0)))
 
 

@@ -75,8 +75,10 @@ def test_compare_continuous_model_on_sampled_data():
     Gd = control.c2d(Gc, 0.1, "zoh")
     u = np.random.default_rng(3).normal(size=(40, 1))
     d = IOData(u, LureSystem.from_control(Gd).simulate(u), dt=0.1)
-    res = compare(Gc, d)  # integrated with the input held: equals the ZOH discretization
+    with pytest.warns(UserWarning, match=r"zero-order hold.*c2d\(model, 0.1, 'zoh'\)"):
+        res = compare(Gc, d)  # integrated with the input held: equals the ZOH discretization
     np.testing.assert_allclose(res.y_model, d.y, atol=1e-8)
+    np.testing.assert_allclose(compare(Gd, d).y_model, res.y_model, atol=1e-8)  # explicit: no warning
 
 
 def test_compare_refuses_irregular_data_for_a_fixed_rate_estimator():

@@ -9,7 +9,7 @@ from typing import Union
 
 import numpy as np
 
-__all__ = ["IOData", "as_experiments", "as_signal"]
+__all__ = ["IOData", "as_experiments", "as_signal", "as_real_array", "check_period"]
 
 
 def _rows(mask: np.ndarray, limit: int = 10) -> str:
@@ -18,6 +18,61 @@ def _rows(mask: np.ndarray, limit: int = 10) -> str:
     if idx.size > limit:
         text += f", ... ({idx.size} rows in all)"
     return f"[{text}]"
+
+
+def as_real_array(x, name: str) -> np.ndarray:
+    """``x`` as a float64 array, refusing what a plain ``np.asarray(x, float)`` would mangle.
+
+    Complex values (their imaginary part would be dropped), strings, dates, ragged lists and
+    Python integers too large for float64 raise a ValueError that says what came; booleans
+    and integers are converted. Finiteness is not checked here.
+    """
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise ValueError(f"{name} must be a numeric array; could not build one from the "
+                         f"{type(x).__name__} given ({exc}).") from None
+    kind = arr.dtype.kind
+    if kind == "c":
+        raise ValueError(
+            f"{name} must be real; got complex values (dtype {arr.dtype}). sysid does not drop imaginary "
+            f"parts silently: pass {name}.real (or np.abs({name})) if that is what you mean, or split real "
+            "and imaginary parts into separate channels."
+        )
+    if kind in "biuf":
+        return arr.astype(float, copy=False)
+    if kind == "O":
+        try:
+            out = arr.astype(float)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise ValueError(f"{name} must hold real numbers; got an object array that does not convert "
+                             f"to float64 ({exc}).") from None
+        return out
+    raise ValueError(f"{name} must hold real numbers; got an array of dtype {arr.dtype} "
+                     f"({'text' if kind in 'US' else 'non-numeric'}). Convert it to numbers first, e.g. "
+                     f"np.asarray({name}, dtype=float) for numeric strings.")
+
+
+def check_period(dt, name: str = "dt", *, allow_zero: bool = False) -> float:
+    """Validate a sampling period: a real number > 0 (or 0 for continuous time when allowed).
+
+    Refuses ``True``/``False`` (python-control's "discrete, unspecified"), strings and other
+    types instead of converting them.
+    """
+    what = "a sampling period > 0 (discrete) or 0 (continuous)" if allow_zero else "a finite sampling period > 0"
+    if isinstance(dt, (bool, np.bool_)) or not isinstance(dt, (int, float, np.integer, np.floating)):
+        hint = ""
+        if isinstance(dt, (bool, np.bool_)):
+            hint = " (python-control's dt=True, 'discrete with an unspecified period', is not accepted)"
+        elif isinstance(dt, str):
+            hint = f"; pass the number itself, e.g. {name}=float({dt!r})"
+        raise ValueError(f"{name} must be {what}, given as a number; got {dt!r} of type "
+                         f"{type(dt).__name__}{hint}.")
+    value = float(dt)
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        extra = " For irregular samples pass t= instead." if name == "dt" and not allow_zero else ""
+        raise ValueError(f"{name} must be {what}; got {dt!r}.{extra}")
+    return value
 
 
 def as_signal(x, name: str, *, n_channels: int | None = None, allow_empty_channels: bool = True) -> np.ndarray:
@@ -37,7 +92,7 @@ def as_signal(x, name: str, *, n_channels: int | None = None, allow_empty_channe
     ValueError
         For non-finite values (the rows are named), wrong rank, wrong orientation.
     """
-    arr = np.asarray(x, dtype=float)
+    arr = as_real_array(x, name)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
@@ -140,13 +195,10 @@ class IOData:
                 f"got dt={dt!r} and t={'None' if t is None else 'an array'}."
             )
         if dt is not None:
-            dt = float(dt)
-            if not np.isfinite(dt) or dt <= 0:
-                raise ValueError(f"dt must be a finite sampling period > 0; got {dt}. "
-                                 "For irregular samples pass t= instead.")
+            dt = check_period(dt, "dt")
             t_arr = None
         else:
-            t_arr = np.asarray(t, dtype=float)
+            t_arr = as_real_array(t, "t")
             if t_arr.ndim != 1 or t_arr.shape[0] != N:
                 raise ValueError(f"t must have shape (N,) = ({N},); got {t_arr.shape}.")
             if not np.all(np.isfinite(t_arr)):
@@ -161,6 +213,10 @@ class IOData:
         self.y = y_arr
         self.dt = dt
         self._t = t_arr
+        if t_arr is None:
+            if isinstance(t0, (bool, np.bool_)) or not isinstance(t0, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(float(t0)):
+                raise ValueError(f"t0 (the time of the first sample) must be a finite number; got {t0!r}.")
         self.t0 = float(t0) if t_arr is None else float(t_arr[0])
         self.input_names = self._names(input_names, "u", self.u.shape[1], "input_names")
         self.output_names = self._names(output_names, "y", self.y.shape[1], "output_names")

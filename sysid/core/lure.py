@@ -13,6 +13,7 @@ acyclic evaluation of the loop). H. K. Khalil, *Nonlinear Systems*, ch. 7 (Lur'e
 
 from __future__ import annotations
 
+import warnings
 from typing import Optional
 
 import control
@@ -22,7 +23,8 @@ from scipy.integrate import solve_ivp
 
 from ..exceptions import ConvergenceError
 from .delta import Nonlinearity, get as get_delta
-from .iodata import IOData, as_signal
+from ._loop import loop_verdict
+from .iodata import IOData, as_real_array, as_signal, check_period
 
 __all__ = ["LureSystem"]
 
@@ -103,7 +105,7 @@ class LureSystem:
         for name, value in given.items():
             if value is None:
                 continue
-            M = np.array(value, dtype=float)
+            M = np.array(as_real_array(value, name), dtype=float)
             if M.ndim == 1 and M.size == 1:
                 M = M.reshape(1, 1)
             if M.ndim != 2:
@@ -116,7 +118,8 @@ class LureSystem:
         for name, value in dict(bx=bx, bv=bv, by=by).items():
             if value is None:
                 continue
-            b = np.array(value, dtype=float).reshape(-1) if np.ndim(value) <= 1 else np.array(value, dtype=float)
+            b = as_real_array(value, name)
+            b = b.reshape(-1) if b.ndim <= 1 else b
             if b.ndim != 1:
                 raise ValueError(f"{name} must be a vector of shape ({_BIASES[name]},); got shape {b.shape}.")
             if not np.all(np.isfinite(b)):
@@ -130,9 +133,7 @@ class LureSystem:
             setattr(self, name, blocks.get(name, np.zeros((dims[r], dims[c]))))
         for name, key in _BIASES.items():
             setattr(self, name, biases.get(name, np.zeros(dims[key])))
-        if isinstance(dt, bool) or dt is None or not np.isfinite(float(dt)) or float(dt) < 0:
-            raise ValueError(f"dt must be a sampling period > 0 (discrete) or 0 (continuous); got {dt!r}.")
-        self.dt = float(dt)
+        self.dt = check_period(dt, "dt", allow_zero=True)
         if self.nv > 0 and delta is None:
             raise ValueError(f"the system has nv = {self.nv} nonlinearity channels; give delta= "
                              "(e.g. sysid.delta.Tanh()).")
@@ -154,17 +155,28 @@ class LureSystem:
                 f"delta={self.delta!r}, {time})")
 
     def _vec(self, value, n: int, name: str) -> np.ndarray:
+        """A vector of shape (n,): 1-D of length n, or a scalar when n = 1; never reshaped."""
         if value is None:
             return np.zeros(n)
-        arr = np.asarray(value, dtype=float).reshape(-1)
+        arr = as_real_array(value, name)
+        if arr.ndim == 0 and n == 1:
+            arr = arr.reshape(1)
         if arr.shape != (n,):
-            raise ValueError(f"{name} must have shape ({n},); got {np.shape(value)}.")
+            hint = ""
+            if arr.size == n and arr.ndim > 1:
+                hint = f" It has the right number of entries: pass a 1-D array ({name}.ravel()) if that is what you mean."
+            elif arr.ndim == 2 and arr.shape[1] == n:
+                hint = f" For a signal over time use simulate(); an operating point is one row ({name}[0])."
+            raise ValueError(f"{name} must have shape ({n},); got {arr.shape}.{hint}")
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} contains NaN or inf.")
         return arr
 
     def _input(self, u, N: int | None = None) -> np.ndarray:
-        arr = np.asarray(u, dtype=float)
+        if u is None:
+            raise ValueError(f"u must be an array of shape (N, nu) = (N, {self.nu}); got None. For a system without "
+                             "inputs pass np.zeros((N, 0)).")
+        arr = as_real_array(u, "u")
         if arr.ndim == 1 and self.nu == 1:
             arr = arr[:, None]
         if arr.ndim == 2 and arr.shape[1] == 0 and self.nu == 0:
@@ -172,6 +184,50 @@ class LureSystem:
         return as_signal(arr, "u", n_channels=self.nu)
 
     # ------------------------------------------------------------------ the loop
+    def check_loop(self) -> str:
+        """Check that the algebraic loop w = Δ(D11 w + b) has one solution for every b.
+
+        Numpy-only tests with the slope bounds of Δ (see :mod:`sysid.core._loop`): an acyclic
+        D11 (strictly lower triangular, as in a REN) and loops that contract or admit a diagonal
+        multiplier are well posed; a loop whose Jacobian determinant changes sign over the
+        slopes Δ takes is proven ill posed. Called on the first evaluation of a loop with a
+        cyclic D11 (``simulate``, ``step``, ``equilibrium``, ``linearize`` ...); building the
+        system never raises, so that certificates can still analyse an ill-posed one.
+
+        Returns
+        -------
+        str
+            Why the loop is well posed (or, with a ``UserWarning``, that no test decided).
+
+        Raises
+        ------
+        ValueError
+            When the loop is proven ill posed (several solutions or none for some b).
+        """
+        key = (self.D11.shape, self.D11.tobytes(), None if self.delta is None else repr(self.delta.to_dict()))
+        cached = getattr(self, "_loop_checked", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        if self.nv == 0:
+            verdict, reason = "well-posed", "no algebraic loop (nv = 0)"
+        else:
+            verdict, reason = loop_verdict(self.D11, self.delta)
+        if verdict == "ill-posed":
+            raise ValueError(
+                f"the algebraic loop w = Δ(D11 w + C1 x + D12 u + bv) is ill posed: {reason}. For some states and "
+                "inputs it has several solutions or none, so a simulation would depend on the solver's starting "
+                "point. Make D11 smaller (a strictly lower-triangular D11, as in a REN, is always well posed); "
+                "sysid.certify.well_posedness(system) gives the LMI test."
+            )
+        if verdict == "unknown":
+            warnings.warn(
+                f"could not show that the algebraic loop w = Δ(D11 w + ...) is well posed: {reason}; the solution "
+                "found by Newton's method may not be the only one. Check with sysid.certify.well_posedness(system).",
+                UserWarning, stacklevel=3,
+            )
+        self._loop_checked = (key, reason)
+        return reason
+
     def solve_loop(self, x, u, *, tol: float = 1e-12, max_iter: int = 100) -> np.ndarray:
         """Solve w = Δ(C1 x + D11 w + D12 u + bv) for w, shape (nv,).
 
@@ -190,6 +246,7 @@ class LureSystem:
             for i in range(self.nv):
                 w[i] = delta(b[i] + D11[i, :i] @ w[:i])
             return w
+        self.check_loop()
         from ..solvers import newton  # numpy only; the shared fixed-point module
 
         def f(w):

@@ -24,7 +24,15 @@ def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     return yt, yp
 
 
+def _scaled(yt: np.ndarray, yp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Both signals divided by a per-channel scale (so that squares cannot overflow or underflow)."""
+    scale = np.maximum(np.max(np.abs(yt), axis=0), np.max(np.abs(yp), axis=0))
+    scale = np.where(scale > 0, scale, 1.0)
+    return yt / scale, yp / scale, scale
+
+
 def _spread(yt: np.ndarray) -> np.ndarray:
+    """‖y − ȳ‖ per channel of an already scaled signal."""
     spread = np.linalg.norm(yt - yt.mean(axis=0), axis=0)
     if np.any(spread == 0):
         chans = np.flatnonzero(spread == 0).tolist()
@@ -38,13 +46,24 @@ def _spread(yt: np.ndarray) -> np.ndarray:
 def rmse(y_true, y_pred) -> np.ndarray:
     """Root-mean-square error per output, shape (ny,), in the units of y."""
     yt, yp = _pair(y_true, y_pred)
-    return np.sqrt(np.mean((yt - yp) ** 2, axis=0))
+    st, sp, scale = _scaled(yt, yp)
+    with np.errstate(over="ignore"):
+        out = scale * np.sqrt(np.mean((st - sp) ** 2, axis=0))
+    if not np.all(np.isfinite(out)):
+        raise ValueError("the RMSE overflows float64 (the signals are near 1e308); rescale y_true and y_pred.")
+    return out
 
 
 def nrmse(y_true, y_pred) -> np.ndarray:
     """‖y − ŷ‖ / ‖y − ȳ‖ per output (= RMSE / standard deviation of y), shape (ny,)."""
     yt, yp = _pair(y_true, y_pred)
-    return np.linalg.norm(yt - yp, axis=0) / _spread(yt)
+    st, sp, _ = _scaled(yt, yp)
+    with np.errstate(over="ignore"):
+        out = np.linalg.norm(st - sp, axis=0) / _spread(st)
+    if not np.all(np.isfinite(out)):
+        raise ValueError("the NRMSE overflows float64: y_true barely varies compared with the error "
+                         f"(NRMSE > 1e308 on channels {np.flatnonzero(~np.isfinite(out)).tolist()}).")
+    return out
 
 
 def fit_percent(y_true, y_pred) -> np.ndarray:
@@ -54,4 +73,9 @@ def fit_percent(y_true, y_pred) -> np.ndarray:
 
 def r2(y_true, y_pred) -> np.ndarray:
     """Coefficient of determination 1 − NRMSE² per output, shape (ny,)."""
-    return 1.0 - nrmse(y_true, y_pred) ** 2
+    e = nrmse(y_true, y_pred)
+    with np.errstate(over="ignore"):
+        out = 1.0 - e**2
+    if not np.all(np.isfinite(out)):
+        raise ValueError("R² overflows float64: the error is more than 1e154 times the spread of y_true.")
+    return out
