@@ -123,6 +123,8 @@ class _Problem:
             return False, False
         r = bk.to_floats(bk.norm(G))
         fn = bk.to_floats(bk.norm(F))
+        if not (np.all(np.isfinite(r)) and np.all(np.isfinite(fn))):  # the norm itself overflowed
+            return False, False
         self.trace.append(float(r.max()))
         return True, bool(np.all(r <= self.atol + self.rtol * fn))
 
