@@ -1,9 +1,11 @@
 """LMI certificates for any model exported to a LureSystem (cvxpy + numpy; never torch).
 
-Every function returns a :class:`Certificate`; "certified" is re-checked in numpy (largest
-eigenvalue of the explicitly symmetrized LMI ≤ the recorded tolerance) before it is said.
-Infeasible is an answer (``certified=False`` with the solver status), not an exception; a
-missing or failing solver raises :class:`sysid.SolverError`. Discrete (``dt > 0``) and
+Every function returns a :class:`Certificate`; "certified" is re-checked in float64 numpy
+before it is said: the largest eigenvalue of the explicitly symmetrized LMI must be at most
+minus the larger of half the strictness margin imposed on the solver and a bound on the
+rounding error (``Certificate.tol`` < 0). Infeasible, a failed re-check and a solver that
+breaks down numerically are answers (``certified=False`` with the reason), not exceptions;
+only a missing solver raises :class:`sysid.SolverError`. SCS is never chosen automatically. Discrete (``dt > 0``) and
 continuous (``dt = 0``) time; a control.StateSpace is accepted wherever a LureSystem is.
 See MATH.md §4 for the LMIs.
 """

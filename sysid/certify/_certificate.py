@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 
 __all__ = ["Certificate"]
 
+# the only field that may be reassigned after construction (appending a note to the text
+# changes no claim); every other field is frozen: use Certificate.replace(...)
+_ANNOTATABLE = frozenset({"message"})
+
+
+def _readonly(a):
+    if a is None:
+        return None
+    a = np.array(a, dtype=float)
+    a.setflags(write=False)
+    return a
+
 
 @dataclass
 class Certificate:
     """The outcome of an LMI certificate; infeasible is an answer, not an exception.
+
+    A Certificate is a value: its verdict fields cannot be reassigned, and its arrays are
+    read-only, so that ``certified=True`` can only come from the numpy re-check. Use
+    :meth:`replace` for a modified copy. (Only ``message`` may be reassigned, e.g. to append a
+    note; that changes no claim.)
 
     Attributes
     ----------
@@ -24,22 +42,27 @@ class Certificate:
         contraction rate, the gain γ, the Lipschitz constant, the monotonicity margin).
         None when nothing is certified.
     P : ndarray, shape (nx, nx), or None
-        The quadratic storage / Lyapunov / contraction metric.
+        The quadratic storage / Lyapunov / contraction metric (read-only).
     multipliers : ndarray, shape (nv,), or None
-        Diagonal IQC multipliers λ (Λ = diag(λ)).
+        Diagonal IQC multipliers λ (Λ = diag(λ)) (read-only).
     solver, status : str
         Solver used and its status ("optimal", "infeasible", "optimal_inaccurate", ...).
     max_eig : float or None
         Largest eigenvalue of the explicitly symmetrized LMI (written as ``... ⪯ 0``) at the
-        returned multipliers, computed in numpy.
+        returned multipliers, computed in float64 numpy, in the coordinates the check ran in:
+        states (and, for the gain, inputs and outputs) rescaled by powers of two
+        (``extra["state_scaling"]``, ``extra["scaling"]``), an exact congruence of the LMI in
+        the original coordinates (same signs, not the same eigenvalues).
     tol : float
-        Tolerance of the numpy re-check: certified requires ``max_eig <= tol``.
+        Threshold of the numpy re-check: certified requires ``max_eig <= tol``. For strict
+        LMIs ``tol`` is negative: minus the larger of (half the strictness margin imposed on
+        the solver) and (a bound on the rounding error of forming the LMI and its eigenvalues).
     local : bool
         True when the certificate is about a linearization at an operating point only.
     message : str
         What the certificate means, or why it failed.
     extra : dict
-        Further numbers (e.g. the strictness margin used).
+        Further numbers (e.g. the strictness margin used, a rate bracket).
     """
 
     property: str
@@ -54,6 +77,34 @@ class Certificate:
     local: bool = False
     message: str = ""
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(self, "certified", bool(self.certified))
+        object.__setattr__(self, "P", _readonly(self.P))
+        object.__setattr__(self, "multipliers", _readonly(self.multipliers))
+        object.__setattr__(self, "_frozen", True)
+
+    def __setattr__(self, name, value):
+        if getattr(self, "_frozen", False) and name not in _ANNOTATABLE:
+            raise dataclasses.FrozenInstanceError(
+                f"Certificate.{name} cannot be reassigned (a certificate is a value); use "
+                f"cert.replace({name}=...) for a modified copy.")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        raise dataclasses.FrozenInstanceError(f"Certificate.{name} cannot be deleted.")
+
+    def replace(self, **changes) -> "Certificate":
+        """A copy with some fields changed (``dataclasses.replace`` also works).
+
+        Examples
+        --------
+        >>> from sysid.certify import Certificate
+        >>> c = Certificate("contraction", False, message="infeasible")
+        >>> c.replace(message=c.message + "; see the docs").message
+        'infeasible; see the docs'
+        """
+        return dataclasses.replace(self, **changes)
 
     @property
     def rate(self) -> float | None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import cvxpy as cp
 import numpy as np
 
-from ._certificate import Certificate
 from ..exceptions import SolverError
-from ._lmi import DEFAULT_SOLVER, as_lure, finish, slope_multiplier, solve, sym
+from ._balance import balance
+from ._inputs import as_lure, check_solver
+from ._lmi import DEFAULT_SOLVER, SOLVER_ERROR, finish, slope_multiplier, solve, sym
+from ._verify import Strict, norm, rounding
 
 __all__ = ["incremental_l2_gain"]
 
@@ -110,23 +112,6 @@ def _solve_cvxopt(lure, margin: float, strict: np.ndarray):
     return status, P, x[npar:npar + nv], float(x[-1])
 
 
-def _scaled(lure):
-    """The system with its inputs and outputs scaled by scalars, u = c_u ũ and ỹ = c_y y, so
-    that ‖[B2; D12; D22]‖ = ‖[C2 D21 D22]‖ = 1 (physical units can put the gain at 1e5 and
-    stall the solvers). Its gain LMI holds with (P̃, λ̃, s̃) iff the original one holds with
-    P = P̃/c_y², λ = λ̃/c_y², s = s̃/(c_y c_u)². Returns (scaled system, c_u, c_y)."""
-    from ..core.lure import LureSystem
-
-    cu = np.linalg.norm(np.vstack([lure.B2, lure.D12, lure.D22]), 2)
-    cy = np.linalg.norm(np.hstack([lure.C2, lure.D21, lure.D22]), 2)
-    cu = 1.0 / cu if cu > 0 else 1.0
-    cy = 1.0 / cy if cy > 0 else 1.0
-    scaled = LureSystem(A=lure.A, B1=lure.B1, B2=cu * lure.B2, C1=lure.C1, D11=lure.D11, D12=cu * lure.D12,
-                        C2=cy * lure.C2, D21=cy * lure.D21, D22=cu * cy * lure.D22, delta=lure.delta, dt=lure.dt,
-                        nx=lure.nx, nu=lure.nu, nv=lure.nv, ny=lure.ny)
-    return scaled, cu, cy
-
-
 def gain_lmi(lure, P, lam, s):
     """The gain LMI (written ⪯ 0) in ξ = (Δx, Δw, Δu), numpy or cvxpy, square of size nx+nv+nu.
 
@@ -150,12 +135,26 @@ def gain_lmi(lure, P, lam, s):
     return M
 
 
+def gain_scale(lure, P, lam, s) -> float:
+    """Sum of the norms of the terms of the gain LMI at (P, λ, s) (for the rounding bound)."""
+    K = np.hstack([lure.A, lure.B1, lure.B2])
+    Cy = np.hstack([lure.C2, lure.D21, lure.D22])
+    nP = norm(P)
+    scale = (2 * norm(K) * nP if lure.is_continuous else norm(K) ** 2 * nP + nP) + norm(Cy) ** 2 + abs(s)
+    if lure.nv:
+        alpha, beta = lure.delta.slope_bounds
+        Mv = np.block([[lure.C1, lure.D11, lure.D12], [np.zeros((lure.nv, lure.nx)), np.eye(lure.nv),
+                                                         np.zeros((lure.nv, lure.nu))]])
+        scale += norm(Mv) ** 2 * (2 * abs(alpha * beta) + 2 * abs(alpha + beta) + 2) * float(np.max(np.abs(lam)))
+    return scale
+
+
 def _exact_s(lure, P, lam) -> float | None:
     """Smallest s for which the numeric gain LMI holds at fixed (P, λ), or None.
 
     With M0 = gain_lmi(P, λ, 0) = [[M11, M12], [M21, M22]] (last block Δu), the LMI holds iff
     M11 ≺ 0 and s ≥ λ_max(M22 − M21 M11⁻¹ M12) (Schur complement). This turns any approximate
-    solver output into an exactly valid bound, so solver accuracy affects tightness only.
+    solver output into a valid bound, so solver accuracy affects tightness only.
     """
     nu = lure.nu
     M0 = sym(gain_lmi(lure, P, lam, 0.0))
@@ -168,6 +167,31 @@ def _exact_s(lure, P, lam) -> float | None:
     else:
         schur = M22
     return max(0.0, float(np.linalg.eigvalsh(sym(schur)).max()))
+
+
+def certify_gain_at(lure, P, lam, s_solver, margin):
+    """Strictly re-checked gain bound at (P, λ) on ``lure``: returns (s, checks, exact) with the checks
+    to pass to :func:`._lmi.finish`.
+
+    s is the exact Schur-complement value plus the smallest slack (from 1e-10 relative, ×10 up
+    to 1e-6) that puts the whole LMI below minus its rounding bound; the (Δx, Δw) block must
+    also keep half the margin the solver was asked for.
+    """
+    nu, N = lure.nu, lure.nx + lure.nv + lure.nu
+    s_exact = _exact_s(lure, P, lam)
+    base = s_solver if s_exact is None else s_exact
+    base = max(float(base), 0.0)
+    M = None
+    for k in range(5):
+        s_rep = base * (1 + 1e-10 * 10**k) + rounding(N, gain_scale(lure, P, lam, base)) * 10**k
+        M = gain_lmi(lure, P, lam, s_rep)
+        sc = gain_scale(lure, P, lam, s_rep)
+        if float(np.linalg.eigvalsh(sym(M)).max()) <= -rounding(N, sc):
+            break
+    checks = [Strict(M, sc, 0.0)]
+    if lure.nx + lure.nv:
+        checks.append(Strict(sym(M)[:-nu, :-nu], sc, margin))
+    return s_rep, checks, s_exact is not None
 
 
 def incremental_l2_gain(system, *, solver: str | None = None, eps: float | None = None,
@@ -221,22 +245,34 @@ def incremental_l2_gain(system, *, solver: str | None = None, eps: float | None 
     >>> round(incremental_l2_gain(control.ss([[0.5]], [[1.0]], [[1.0]], [[0.0]], 1.0)).bound, 4)
     2.0
     """
+    solver = check_solver(solver)
+    if eps is not None and not (np.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a finite float > 0 (or None for the default); got {eps}.")
     lure = as_lure(system)
     nx, nv, nu = lure.nx, lure.nv, lure.nu
     if nu == 0 or lure.ny == 0:
         raise ValueError(f"incremental_l2_gain needs inputs and outputs (nu >= 1, ny >= 1); got nu = {nu}, "
                          f"ny = {lure.ny}. For autonomous systems use contraction().")
-    if solver is not None and not isinstance(solver, str):
-        raise TypeError(f"solver must be a solver name such as 'CVXOPT', 'CLARABEL' or 'SCS'; got "
-                        f"{type(solver).__name__}.")
     large = nx + nv >= _LARGE
-    name = solver.upper() if solver else ("CVXOPT" if large and _have_cvxopt() else DEFAULT_SOLVER)
+    name = solver or ("CVXOPT" if large and _have_cvxopt() else DEFAULT_SOLVER)
     if eps is None:
         eps = 1e-5 if name == "SCS" else 1e-7
-    original, (lure, cu, cy) = lure, _scaled(lure)
+    where = "; local: valid for the linearization at its operating point only" if local else ""
+    # exact power-of-two rescaling of states, inputs and outputs; everything is solved and
+    # checked on the rescaled system, which is exactly congruent to the original one
+    lure, sc = balance(lure, io=True)
+    cu, cy = sc.cu, sc.cy
     Cy = np.hstack([lure.C2, lure.D21, lure.D22])
     margin = eps * max(1.0, float(np.linalg.norm(Cy, 2)) ** 2)
     strict = np.diag(np.r_[np.ones(nx + nv), np.zeros(nu)])
+    note = ""
+    if solver is None and large:
+        from ._firstorder import gain_firstorder
+
+        fo = gain_firstorder(lure, margin)
+        if fo is not None:
+            Pv, lamv, sv, info = fo
+            return _finish(lure, sc, "optimal", "first-order", Pv, lamv, sv, margin, where, info, local, "")
     if name == "CVXOPT":  # called directly, see _solve_cvxopt
         if not _have_cvxopt():
             raise SolverError("the solver 'CVXOPT' is not installed; pip install cvxopt, or pass "
@@ -244,10 +280,7 @@ def incremental_l2_gain(system, *, solver: str | None = None, eps: float | None 
         try:
             status, Pv, lamv, sv = _solve_cvxopt(lure, margin, strict)
         except (ArithmeticError, ValueError) as exc:  # a numerical breakdown inside CVXOPT
-            if solver is not None:
-                raise SolverError(f"the solver CVXOPT failed ({type(exc).__name__}: {exc}); try "
-                                  f"solver={DEFAULT_SOLVER!r}.") from exc
-            status = "cvxopt: failed"
+            status, note = SOLVER_ERROR, f"{type(exc).__name__}: {exc}"
         if solver is None and status != cp.OPTIMAL:  # stalled, or infeasible: confirmed through cvxpy
             name = DEFAULT_SOLVER
     if name != "CVXOPT":
@@ -257,24 +290,32 @@ def incremental_l2_gain(system, *, solver: str | None = None, eps: float | None 
         cons = [sym(gain_lmi(lure, P, lam, s)) << -margin * strict]
         if nx:
             cons.append(P >> 0)
-        name, status = solve(cp.Problem(cp.Minimize(s), cons), name)
+        name, status, note = solve(cp.Problem(cp.Minimize(s), cons), name)
         Pv = P.value if nx else np.zeros((0, 0))
         lamv = None if lam is None else lam.value
         sv = None if s.value is None else float(s.value)
-    if status != cp.OPTIMAL:
-        return finish("incremental_l2_gain", status, name, [], tol=0.0, local=local)
-    # back to the original system: everything below is checked on it
-    lure = original
-    Pn = sym(Pv) / cy**2 if nx else np.zeros((0, 0))
-    lamn = None if not nv else np.maximum(np.asarray(lamv, dtype=float), 0.0) / cy**2
-    sv = sv / (cu * cy) ** 2
-    s_exact = _exact_s(lure, Pn, lamn)
-    s_rep = (sv if s_exact is None else s_exact) * (1 + 1e-9) + 1e-12
-    Mn = gain_lmi(lure, Pn, lamn, s_rep)
-    tol = 1e-9 * max(1.0, float(np.abs(Mn).max()))
-    psd = [Pn + 1e-12 * max(1.0, np.abs(Pn).max()) * np.eye(nx)] if nx else []  # P ⪰ 0 (non-strict)
-    return finish("incremental_l2_gain", status, name, [Mn], bound=float(np.sqrt(s_rep)), P=Pn, lam=lamn,
-                  tol=tol, local=local, psd=psd,
+    if status != cp.OPTIMAL or sv is None or (nx and Pv is None) or (nv and lamv is None):
+        if status == cp.OPTIMAL:
+            status = "no_solution"
+        return finish("incremental_l2_gain", status, name, [], local=local, note=note)
+    return _finish(lure, sc, status, name, Pv, lamv, sv, margin, where, dict(form="direct"), local, note)
+
+
+def _finish(lure, sc, status, name, Pv, lamv, sv, margin, where, info, local, note):
+    """Strict re-check on the rescaled system, then the certificate in original units."""
+    nx, nv = lure.nx, lure.nv
+    cu, cy = sc.cu, sc.cy
+    Pn = sym(np.asarray(Pv, dtype=float)) if nx else np.zeros((0, 0))
+    if nx:  # P ⪰ 0 is needed (equal initial states); make it definite beyond rounding
+        lo = float(np.linalg.eigvalsh(Pn).min())
+        floor = rounding(nx, norm(Pn)) * 4
+        if lo < floor:
+            Pn = Pn + (floor - min(lo, 0.0) + floor) * np.eye(nx)
+    lamn = np.zeros(0) if not nv else np.maximum(np.asarray(lamv, dtype=float), 0.0)
+    s_rep, checks, exact = certify_gain_at(lure, Pn, lamn, sv, margin)
+    cert = finish("incremental_l2_gain", status, name, checks, bound=float(np.sqrt(s_rep)) / (cu * cy),
+                  P=sc.P_back(Pn) / cy**2 if nx else Pn, lam=lamn / cy**2, pd=[Pn] if nx else [], local=local,
                   message="Σ‖Δy‖² ≤ γ² Σ‖Δu‖² for any two trajectories from equal initial states",
-                  extra=dict(margin=margin / cy**2, solver_gamma=float(np.sqrt(max(sv, 0.0))),
-                             exact_recompute=s_exact is not None, form="direct"))
+                  extra=dict(margin=margin / cy**2, solver_gamma=float(np.sqrt(max(sv, 0.0))) / (cu * cy),
+                             exact_recompute=exact, scaling=dict(cu=cu, cy=cy), **info), note=note)
+    return cert

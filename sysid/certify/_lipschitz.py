@@ -13,7 +13,9 @@ import cvxpy as cp
 import numpy as np
 
 from ._certificate import Certificate
+from ._inputs import check_slopes, check_solver
 from ._lmi import finish, slope_multiplier, solve, sym
+from ._verify import Strict, norm, rounding
 
 __all__ = ["lipschitz"]
 
@@ -45,6 +47,10 @@ def lipschitz(weights, *, slope: tuple[float, float] = (0.0, 1.0), solver: str |
     >>> round(lipschitz([np.array([[3.0]]), np.array([[-2.0]])]).bound, 4)
     6.0
     """
+    solver = check_solver(solver)
+    for k, W in enumerate(weights):
+        if np.iscomplexobj(W):
+            raise ValueError(f"weights[{k}] must be real; got complex entries. Pass real weight matrices.")
     Ws = [np.asarray(W, dtype=float) for W in weights]
     if len(Ws) < 2:
         raise ValueError(f"lipschitz needs at least two weight matrices (one hidden layer); got {len(Ws)}. "
@@ -56,9 +62,9 @@ def lipschitz(weights, *, slope: tuple[float, float] = (0.0, 1.0), solver: str |
         if Ws[k].shape[1] != Ws[k - 1].shape[0]:
             raise ValueError(f"weights[{k}] has {Ws[k].shape[1]} columns but weights[{k - 1}] has "
                              f"{Ws[k - 1].shape[0]} rows; consecutive layers must match (W_k: (n_k+1, n_k)).")
-    alpha, beta = (float(v) for v in slope)
-    if not alpha <= beta:
-        raise ValueError(f"slope must be (alpha, beta) with alpha <= beta; got {slope}.")
+    if np.ndim(slope) != 1 or len(slope) != 2:
+        raise ValueError(f"slope must be a pair (alpha, beta), e.g. (0.0, 1.0) for ReLU or tanh; got {slope!r}.")
+    alpha, beta = check_slopes(*slope, what="the activation (slope=)")
     n0, nl = Ws[0].shape[1], Ws[-1].shape[1]
     N = sum(W.shape[0] for W in Ws[:-1])
     blk = np.zeros((N, n0 + N - nl))
@@ -77,11 +83,12 @@ def lipschitz(weights, *, slope: tuple[float, float] = (0.0, 1.0), solver: str |
 
     lam = cp.Variable(N, nonneg=True)
     rho = cp.Variable(nonneg=True)
-    name, status = solve(cp.Problem(cp.Minimize(rho), [sym(lmi(lam, rho)) << 0]), solver)
-    if status != cp.OPTIMAL:
-        return finish("lipschitz", status, name, [], tol=0.0)
+    name, status, note = solve(cp.Problem(cp.Minimize(rho), [sym(lmi(lam, rho)) << 0]), solver)
+    if status != cp.OPTIMAL or lam.value is None or rho.value is None:
+        return finish("lipschitz", status if status != cp.OPTIMAL else "no_solution", name, [], note=note)
     lamn = np.maximum(np.asarray(lam.value, dtype=float), 0.0)
-    # exact smallest ρ for the returned multipliers (Schur complement on the first block)
+    # exact smallest ρ for the returned multipliers (Schur complement on the first block), then
+    # the smallest slack that puts the LMI below minus its rounding bound
     M0 = sym(lmi(lamn, 0.0))
     M22 = M0[n0:, n0:]
     ev = np.linalg.eigvalsh(M22)
@@ -89,7 +96,17 @@ def lipschitz(weights, *, slope: tuple[float, float] = (0.0, 1.0), solver: str |
         r_exact = float(np.linalg.eigvalsh(sym(M0[:n0, :n0] - M0[:n0, n0:] @ np.linalg.solve(M22, M0[n0:, :n0]))).max())
     else:
         r_exact = float(rho.value)
-    r_rep = max(r_exact, 0.0) * (1 + 1e-9) + 1e-12
-    Mn = lmi(lamn, r_rep)
-    return finish("lipschitz", status, name, [Mn], bound=float(np.sqrt(r_rep)), lam=lamn,
-                  tol=1e-9 * max(1.0, float(np.abs(Mn).max())), message="‖f(x) − f(x')‖ ≤ L ‖x − x'‖")
+    r_exact = max(r_exact, 0.0)
+    n = n0 + N
+
+    def scale(r):
+        return norm(AB) ** 2 * (2 * abs(alpha * beta) + 2 * abs(alpha + beta) + 2) * float(lamn.max(initial=0.0)) \
+            + r * np.sqrt(n0) + norm(Ws[-1]) ** 2
+
+    for k in range(5):
+        r_rep = r_exact * (1 + 1e-10 * 10**k) + rounding(n, scale(r_exact)) * 10**k
+        Mn = lmi(lamn, r_rep)
+        if float(np.linalg.eigvalsh(sym(Mn)).max()) <= -rounding(n, scale(r_rep)):
+            break
+    return finish("lipschitz", status, name, [Strict(Mn, scale(r_rep), 0.0)], bound=float(np.sqrt(r_rep)), lam=lamn,
+                  message="‖f(x) − f(x')‖ ≤ L ‖x − x'‖", note=note)

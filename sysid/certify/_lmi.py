@@ -1,30 +1,26 @@
-"""Shared LMI machinery: symmetrization, solving with cvxpy, and the numpy re-check.
+"""Shared LMI machinery: symmetrization, solving with cvxpy, and the strict numpy re-check.
 
 cvxpy's ``X >> Y`` constrains only the symmetric part of ``X − Y`` and does not recognize
 ``A.T @ P @ A − P`` as symmetric; every LMI here is therefore symmetrized explicitly
 (:func:`sym`) both in cvxpy and in the numpy re-check, so that both see the same matrix.
+The re-check itself (strict, relative to the problem's scale) is in :mod:`._verify`.
 """
 
 from __future__ import annotations
 
-import control
 import cvxpy as cp
 import numpy as np
 
-from ..core.lure import LureSystem
 from ..exceptions import SolverError
 from ._certificate import Certificate
+from ._inputs import ACCURATE_SOLVERS, as_lure, check_solver
+from ._verify import Strict, max_eig, sym, verify
 
 __all__ = ["sym", "bmat", "max_eig", "recheck", "as_lure", "solve", "slope_multiplier", "finish",
-           "DEFAULT_SOLVER"]
+           "DEFAULT_SOLVER", "Strict", "SOLVER_ERROR"]
 
 DEFAULT_SOLVER = "CLARABEL"
-_SDP_SOLVERS = ("CLARABEL", "SCS", "MOSEK", "CVXOPT", "COPT")
-
-
-def sym(M):
-    """Symmetric part (M + Mᵀ)/2 of a numpy array or a cvxpy expression, shape (n, n)."""
-    return 0.5 * (M + M.T)
+SOLVER_ERROR = "solver_error"
 
 
 def bmat(blocks):
@@ -32,16 +28,6 @@ def bmat(blocks):
     if any(isinstance(b, cp.Expression) for row in blocks for b in row):
         return cp.bmat(blocks)
     return np.block(blocks)
-
-
-def max_eig(M) -> float:
-    """Largest eigenvalue of the explicitly symmetrized matrix M, shape (n, n) (−inf if empty)."""
-    M = np.asarray(M, dtype=float)
-    if not M.size:
-        return -np.inf
-    if not np.all(np.isfinite(M)):
-        return np.inf
-    return float(np.linalg.eigvalsh(sym(M)).max())
 
 
 def recheck(lmis, *, tol: float, psd=(), lam=None) -> tuple[bool, float]:
@@ -73,17 +59,6 @@ def recheck(lmis, *, tol: float, psd=(), lam=None) -> tuple[bool, float]:
     return ok, worst
 
 
-def as_lure(system) -> LureSystem:
-    """A LureSystem from a LureSystem or a python-control StateSpace / TransferFunction (no Δ)."""
-    if isinstance(system, LureSystem):
-        return system
-    if isinstance(system, (control.StateSpace, control.TransferFunction)):
-        return LureSystem.from_control(system)
-    raise TypeError(f"expected a sysid.LureSystem or a control.StateSpace; got {type(system).__name__}. "
-                    "For an estimator use est.to_lure() (or est.linearize() for a local certificate), "
-                    "or call sysid.certify.report(est).")
-
-
 def slope_multiplier(lam, alpha: float, beta: float):
     """Incremental sector multiplier [[−2αβΛ, (α+β)Λ], [(α+β)Λ, −2Λ]] for slopes in [α, β].
 
@@ -106,48 +81,56 @@ def _solver_kwargs(name: str) -> dict:
     return {}
 
 
-def solve(problem: cp.Problem, solver: str | None) -> tuple[str, str]:
-    """Solve ``problem``; returns (solver name, status).
+def solve(problem: cp.Problem, solver: str | None) -> tuple[str, str, str]:
+    """Solve ``problem``; returns (solver name, status, note).
 
-    A missing or crashing solver raises :class:`sysid.SolverError` naming an alternative; an
-    infeasible problem is *not* an error (its status is returned).
+    A solver that is not installed raises :class:`sysid.SolverError` naming an accurate
+    alternative (never SCS). A solver that *fails* numerically (common at the edge of
+    feasibility) is not an exception: the status is ``"solver_error"`` and ``note`` says why,
+    so the caller reports "not certified".
     """
-    if solver is not None and not isinstance(solver, str):
-        raise TypeError(f"solver must be a solver name such as 'CLARABEL' or 'SCS'; got {type(solver).__name__}.")
-    name = (solver or DEFAULT_SOLVER).upper()
+    name = check_solver(solver) or DEFAULT_SOLVER
     installed = cp.installed_solvers()
-    others = [s for s in _SDP_SOLVERS if s in installed and s != name]
+    others = [s for s in ACCURATE_SOLVERS if s in installed and s != name]
     if name not in installed:
         if others:
-            raise SolverError(f"the solver {name!r} is not installed (installed SDP solvers: {others}). "
+            raise SolverError(f"the solver {name!r} is not installed (installed accurate SDP solvers: {others}). "
                               f"Pass solver={others[0]!r}, or install {name}.")
-        raise SolverError("no SDP solver is installed; pip install clarabel (or scs).")
+        raise SolverError(f"the solver {name!r} is not installed and no accurate SDP solver is; pip install clarabel.")
     try:
         problem.solve(solver=name, **_solver_kwargs(name))
-    except cp.error.SolverError as exc:
-        alt = others[0] if others else "CLARABEL"
-        raise SolverError(f"the solver {name} failed ({exc}); try solver={alt!r}.") from exc
-    return name, str(problem.status)
+    except (cp.error.SolverError, ArithmeticError, ValueError) as exc:
+        return name, SOLVER_ERROR, f"{type(exc).__name__}: {exc}"
+    return name, str(problem.status), ""
 
 
-def finish(prop: str, status: str, solver: str, lmis, *, bound=None, P=None, lam=None, tol: float,
-           local: bool = False, message: str = "", psd=(), extra: dict | None = None) -> Certificate:
-    """Re-check the numeric LMIs in numpy and build the Certificate.
+def finish(prop: str, status: str, solver: str, checks, *, bound=None, P=None, lam=None, local: bool = False,
+           message: str = "", pd=(), extra: dict | None = None, note: str = "") -> Certificate:
+    """Re-check the numeric LMIs strictly in numpy (:func:`._verify.verify`) and build the Certificate.
 
-    Only the status "optimal" counts as success ("optimal_inaccurate" is a failure).
+    Only the status "optimal" counts as success ("optimal_inaccurate" is a failure). A failed
+    re-check gives "not certified" with the reason; it never raises.
+
+    Parameters
+    ----------
+    checks : list of Strict
+        The numeric LMIs at the returned variables with the margins imposed.
+    pd : list of ndarray
+        Matrices that must be positive definite (the metric).
+    note : str
+        The solver's error text when ``status`` is "solver_error".
     """
-    note = "; local: valid for the linearization at its operating point only" if local else ""
+    where = "; local: valid for the linearization at its operating point only" if local else ""
+    extra = dict(extra or {})
     if status != cp.OPTIMAL:
-        why = {cp.OPTIMAL_INACCURATE: "the solver reported optimal_inaccurate, which is not a certificate "
-                                      "(try solver='CLARABEL')",
+        why = {cp.OPTIMAL_INACCURATE: "the solver reported optimal_inaccurate, which is not a certificate",
                cp.INFEASIBLE: "the LMI is infeasible: no certificate of this form exists",
-               cp.INFEASIBLE_INACCURATE: "the LMI is (inaccurately) infeasible: no certificate found"}
+               cp.INFEASIBLE_INACCURATE: "the LMI is (inaccurately) infeasible: no certificate found",
+               SOLVER_ERROR: f"the solver {solver} failed numerically ({note}); no certificate found (this "
+                             "happens at the edge of feasibility: the property may hold with a smaller margin "
+                             "or a larger rate, or not at all)"}
         msg = why.get(status, f"the solver returned {status}: no certificate found")
-        return Certificate(prop, False, None, P, lam, solver, status, None, tol, local, msg + note,
-                           dict(extra or {}))
-    ok, worst = recheck(lmis, tol=tol, psd=psd, lam=lam)
-    msg = message if ok else (f"the solver reported optimal but the numpy re-check failed (largest eigenvalue "
-                              f"{worst:.3e}, tol {tol:.1e}, or P not positive definite / λ negative); "
-                              "not certified")
-    return Certificate(prop, ok, bound if ok else None, P, lam, solver, status, worst, tol, local, msg + note,
-                       dict(extra or {}))
+        return Certificate(prop, False, None, P, lam, solver, status, None, 0.0, local, msg + where, extra)
+    ok, worst, tol, reason = verify(checks, pd=pd, lam=lam)
+    msg = message if ok else f"the solver reported optimal but the numpy re-check failed: {reason}; not certified"
+    return Certificate(prop, ok, bound if ok else None, P, lam, solver, status, worst, tol, local, msg + where, extra)

@@ -4,29 +4,80 @@ from __future__ import annotations
 
 import cvxpy as cp
 import numpy as np
+import scipy.linalg
 
+from ._balance import balance
 from ._certificate import Certificate
-from ._lmi import as_lure, finish, solve, sym
+from ._inputs import as_lure, check_solver
+from ._lmi import finish, solve, sym
+from ._verify import Strict, norm, verify
 
-__all__ = ["lyapunov_stability"]
+__all__ = ["lyapunov_stability", "lyapunov_lmi", "closed_form_metric"]
+
+
+def lyapunov_lmi(A, P, continuous: bool, rate: float | None = None):
+    """AᵀPA − ρ²P (discrete) or AᵀP + PA + 2λP (continuous), numpy or cvxpy, and its term scale.
+
+    ``rate`` defaults to ρ = 1 (discrete) or λ = 0 (continuous): plain stability.
+    """
+    if rate is None:
+        rate = 0.0 if continuous else 1.0
+    if continuous:
+        M = A.T @ P + P @ A + 2 * rate * P
+    else:
+        M = A.T @ P @ A - rate**2 * P
+    if isinstance(P, np.ndarray):
+        nA, nP = norm(A), norm(P)
+        return M, (2 * nA * nP + 2 * rate * nP) if continuous else (nA**2 * nP + rate**2 * nP)
+    return M, None
+
+
+def closed_form_metric(A, continuous: bool, rate: float | None = None):
+    """P from the Lyapunov equation with right-hand side −I (or None if it cannot be solved).
+
+    Discrete: (A/ρ)ᵀP(A/ρ) − P = −I; continuous: (A + λI)ᵀP + P(A + λI) = −I. For A stable at
+    the rate, P ⪰ I (discrete) / P ≻ 0 and the LMI holds with margin 1 (times ρ²); otherwise
+    P is indefinite and the strict re-check rejects it.
+    """
+    if rate is None:
+        rate = 0.0 if continuous else 1.0
+    n = A.shape[0]
+    try:
+        if continuous:
+            As = A + rate * np.eye(n)
+            P = scipy.linalg.solve_continuous_lyapunov(As.T, -np.eye(n))
+        else:
+            As = A / rate
+            P = scipy.linalg.solve_discrete_lyapunov(As.T, np.eye(n))
+    except (np.linalg.LinAlgError, ValueError, scipy.linalg.LinAlgError):
+        return None
+    if not np.all(np.isfinite(P)):
+        return None
+    return sym(P)
 
 
 def lyapunov_stability(system, *, solver: str | None = None, eps: float = 1e-7,
                        local: bool = False) -> Certificate:
     """Certify stability of an LTI system by a quadratic Lyapunov function.
 
-    Finds P ⪰ I with AᵀPA − P ⪯ −ε·s·I (discrete, ``dt > 0``) or AᵀP + PA ⪯ −ε·s·I
-    (continuous, ``dt = 0``), where s = max(1, ‖A‖₂²) (resp. max(1, ‖A‖₂)) scales the
-    strictness margin to the data.
+    Finds P ≻ 0 with AᵀPA − P ⪯ −ε·s·I (discrete, ``dt > 0``) or AᵀP + PA ⪯ −ε·s·I
+    (continuous, ``dt = 0``) in the state coordinates balanced by powers of two (an exact
+    rescaling, :mod:`sysid.certify._balance`); s = max(1, ‖A‖₂²) (resp. max(1, ‖A‖₂)).
+
+    By default P is first taken from the Lyapunov equation (right-hand side −I, an exact
+    O(nx³) solve); if that fails the re-check, the SDP is solved with Clarabel. Whatever the
+    path, "certified" requires the numpy re-check: largest eigenvalue of the symmetrized LMI
+    at most −max(ε·s/2, rounding bound), and P positive definite.
 
     Parameters
     ----------
     system : control.StateSpace or LureSystem without Δ (nv = 0)
         A (nx, nx) is the matrix certified.
     solver : str, optional
-        cvxpy solver name (default Clarabel; "SCS" for large problems).
+        None: the Lyapunov equation, then Clarabel. A cvxpy solver name forces the SDP with
+        that solver ("SCS" is accepted, but its answers often fail the strict re-check).
     eps : float
-        Relative strictness margin.
+        Relative strictness margin imposed on the SDP.
     local : bool
         Mark the certificate as local (the system is a linearization at an operating point).
 
@@ -34,7 +85,8 @@ def lyapunov_stability(system, *, solver: str | None = None, eps: float = 1e-7,
     -------
     Certificate
         ``bound`` is the spectral radius (discrete) or the largest real part of the
-        eigenvalues (continuous) of A, reported for information; ``P`` the Lyapunov matrix.
+        eigenvalues (continuous) of A, reported for information; ``P`` the Lyapunov matrix
+        (original coordinates).
 
     Examples
     --------
@@ -43,26 +95,41 @@ def lyapunov_stability(system, *, solver: str | None = None, eps: float = 1e-7,
     >>> lyapunov_stability(control.ss([[0.5]], [[1.0]], [[1.0]], [[0.0]], 1.0)).certified
     True
     """
+    solver = check_solver(solver)
+    if not (np.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a finite float > 0; got {eps}.")
     lure = as_lure(system)
     if lure.nv:
         raise ValueError("lyapunov_stability is for LTI systems (nv = 0); got a Lur'e system with "
                          f"nv = {lure.nv}. Use contraction(system) or lyapunov_stability(system.linearize()).")
-    A, n = lure.A, lure.nx
-    ev = np.linalg.eigvals(A) if n else np.zeros(0)
-    cont = lure.is_continuous
+    n, cont = lure.nx, lure.is_continuous
+    ev = np.linalg.eigvals(lure.A) if n else np.zeros(0)
     info = float(ev.real.max()) if cont and n else (float(np.abs(ev).max()) if n else 0.0)
     if n == 0:
         return Certificate("lyapunov_stability", True, info, np.zeros((0, 0)), None, "none", "trivial",
                            -np.inf, 0.0, local, "static system (nx = 0)")
+    scaled, sc = balance(lure)
+    A = scaled.A
+    what = "largest real part of the poles" if cont else "spectral radius"
+    msg = f"V(x) = xᵀPx decreases along every trajectory (bound = {what})"
+    if solver is None:
+        Pc = closed_form_metric(A, cont)
+        if Pc is not None:
+            L, scale = lyapunov_lmi(A, Pc, cont)
+            ok, worst, tol, _ = verify([Strict(L, scale, 1.0)], pd=[Pc])
+            if ok:
+                return Certificate("lyapunov_stability", True, info, sc.P_back(Pc), None, "lyapunov-equation",
+                                   "optimal", worst, tol, local,
+                                   msg + ("; local: valid for the linearization at its operating point only"
+                                          if local else ""), dict(margin=1.0, state_scaling=sc.t))
     nrm = float(np.linalg.norm(A, 2))
     margin = eps * max(1.0, nrm if cont else nrm**2)
     P = cp.Variable((n, n), symmetric=True)
-    M = (A.T @ P + P @ A) if cont else (A.T @ P @ A - P)
+    M, _ = lyapunov_lmi(A, P, cont)
     prob = cp.Problem(cp.Minimize(0), [P >> np.eye(n), sym(M) << -margin * np.eye(n)])
-    name, status = solve(prob, solver)
+    name, status, note = solve(prob, solver)
     Pn = None if P.value is None else sym(P.value)
-    lmis = [] if Pn is None else [A.T @ Pn + Pn @ A if cont else A.T @ Pn @ A - Pn]
-    what = "largest real part of the poles" if cont else "spectral radius"
-    return finish("lyapunov_stability", status, name, lmis, bound=info, P=Pn, tol=0.0, psd=[Pn], local=local,
-                  message=f"V(x) = xᵀPx decreases along every trajectory (bound = {what})",
-                  extra=dict(margin=margin))
+    checks = [] if Pn is None else [Strict(*lyapunov_lmi(A, Pn, cont), margin)]
+    return finish("lyapunov_stability", status, name, checks, bound=info,
+                  P=None if Pn is None else sc.P_back(Pn), pd=[Pn], local=local, message=msg,
+                  extra=dict(margin=margin, state_scaling=sc.t), note=note)

@@ -77,6 +77,9 @@ def report(model, *, solver: str | None = None) -> Report:
     -------
     Report
     """
+    from ._inputs import check_solver
+
+    check_solver(solver)
     local = False
     if isinstance(model, (LureSystem, control.StateSpace, control.TransferFunction)):
         system, label = model, type(model).__name__
@@ -101,8 +104,7 @@ def report(model, *, solver: str | None = None) -> Report:
         certs.append(lyapunov_stability(system, solver=solver, local=local))
     if system.nv and not system.is_acyclic:
         wp = well_posedness(system, solver=solver)
-        wp.local = local
-        certs.append(wp)
+        certs.append(wp.replace(local=local) if local else wp)
     certs.append(contraction(system, solver=solver, local=local))
     if system.nu and system.ny:
         certs.append(incremental_l2_gain(system, solver=solver, local=local))

@@ -12,7 +12,9 @@ import cvxpy as cp
 import numpy as np
 
 from ._certificate import Certificate
-from ._lmi import as_lure, finish, solve, sym
+from ._inputs import as_lure, check_solver
+from ._lmi import finish, solve, sym
+from ._verify import Strict, norm
 
 __all__ = ["well_posedness", "monotone"]
 
@@ -36,6 +38,9 @@ def well_posedness(system, *, solver: str | None = None, eps: float = 1e-7) -> C
     Certificate
         ``multipliers`` λ; ``bound`` None.
     """
+    solver = check_solver(solver)
+    if not (np.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a finite float > 0; got {eps}.")
     lure = as_lure(system)
     nv = lure.nv
     if nv == 0:
@@ -50,11 +55,15 @@ def well_posedness(system, *, solver: str | None = None, eps: float = 1e-7) -> C
     lam = cp.Variable(nv)
     L = cp.diag(lam)
     M = 2 * L - beta * (L @ D + D.T @ L)
-    name, status = solve(cp.Problem(cp.Minimize(0), [lam >= 1, sym(M) >> margin * np.eye(nv)]), solver)
-    lamn = None if lam.value is None else np.asarray(lam.value, dtype=float)
-    lmis = [] if lamn is None else [-(2 * np.diag(lamn) - beta * (np.diag(lamn) @ D + D.T @ np.diag(lamn)))]
-    return finish("well_posedness", status, name, lmis, lam=lamn, tol=0.0,
-                  message="w = Δ(D11 w + b) has a unique solution for every b", extra=dict(margin=margin))
+    name, status, note = solve(cp.Problem(cp.Minimize(0), [lam >= 1, sym(M) >> margin * np.eye(nv)]), solver)
+    lamn = None if lam.value is None else np.maximum(np.asarray(lam.value, dtype=float), 0.0)
+    checks = []
+    if lamn is not None:
+        Ln = np.diag(lamn)
+        Wn = -(2 * Ln - beta * (Ln @ D + D.T @ Ln))
+        checks = [Strict(Wn, (2 + 2 * beta * norm(D)) * float(lamn.max()), margin)]
+    return finish("well_posedness", status, name, checks, lam=lamn,
+                  message="w = Δ(D11 w + b) has a unique solution for every b", extra=dict(margin=margin), note=note)
 
 
 def monotone(W, m: float = 0.0) -> Certificate:
@@ -74,6 +83,8 @@ def monotone(W, m: float = 0.0) -> Certificate:
     Certificate
         ``bound`` is m*; ``max_eig`` is λ_max(mI − sym(I − W)) = m − m*.
     """
+    if np.iscomplexobj(W):
+        raise ValueError("W must be a real matrix; got complex entries. Pass the real weight matrix.")
     W = np.asarray(W, dtype=float)
     if W.ndim != 2 or W.shape[0] != W.shape[1]:
         raise ValueError(f"W must be a square matrix of shape (n, n); got shape {W.shape}.")
