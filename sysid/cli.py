@@ -248,8 +248,11 @@ def _check_channels(est, data, path) -> None:
                        "Pass the model's output columns with --outputs.")
     dt = getattr(est, "dt_", None)
     if dt and data.dt and not np.isclose(dt, data.dt, rtol=1e-9):
+        k = dt / data.dt
+        fix = f"pass --decimate {round(k)} (every {round(k)}th sample)" if k > 1 and np.isclose(k, round(k)) else \
+            "resample the data"
         raise CLIError(f"the model {path!r} was fitted at dt = {dt:g} s; the data has dt = {data.dt:g} s. "
-                       f"Resample the data (e.g. every {round(dt / data.dt)}th sample) or check --dt.")
+                       f"{fix[0].upper() + fix[1:]} or check --dt.")
 
 
 # ---------------------------------------------------------------------------------------- commands
@@ -353,6 +356,10 @@ def cmd_compare(args) -> int:
 
     data = _data_from_args(args)
     results, labels = [], []
+    if args.decimate is not None:
+        if args.decimate < 1:
+            raise CLIError(f"--decimate must be an int >= 1; got {args.decimate}.")
+        data = data[::args.decimate]
     for path in args.models:
         est = load_model(path)
         _check_channels(est, data, path)
@@ -508,6 +515,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip", type=int, default=20, help="samples that set the initial state, not scored "
                                                          "(default 20; 0: start from zero)")
     p.add_argument("--horizon", type=int, help="k-step prediction instead of free-run simulation")
+    p.add_argument("--decimate", type=int, metavar="K", help="score on every K-th sample (models fitted with "
+                                                             "decimate = K)")
     p.add_argument("--figure", metavar="PNG", help="save the compare figure")
     p.set_defaults(func=cmd_compare)
 
