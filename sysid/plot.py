@@ -116,7 +116,7 @@ def pzmap(systems, labels: Sequence[str] | None = None, *, zeros: bool = True, i
     Returns
     -------
     matplotlib.figure.Figure
-        ``fig.axes[0]`` is the map, ``fig.axes[1]`` the inset when there is one.
+        ``fig.axes[0]`` is the map; the inset, when there is one, is ``fig.axes[0].child_axes[0]``.
     """
     systems = [systems] if isinstance(systems, (control.StateSpace, control.TransferFunction)) else list(systems)
     if not systems:
