@@ -76,10 +76,16 @@ def predict(system, data: IOData, *, horizon: int, K=None, x0=None) -> np.ndarra
     """
     if system.is_continuous:
         raise ValueError("k-step prediction is defined for discrete-time systems; discretize first.")
-    if not isinstance(horizon, (int, np.integer)) or horizon < 1:
+    if not isinstance(horizon, (int, np.integer)) or isinstance(horizon, bool) or horizon < 1:
         raise ValueError(f"horizon must be an int >= 1; got {horizon!r}.")
     u, y = check_data(system, data)
     N = len(y)
+    if horizon >= N:
+        raise ValueError(
+            f"horizon = {horizon} is not shorter than the record (N = {N} samples): every sample would be "
+            f"predicted without using the measured outputs. Use horizon <= {N - 1}, or simulate() for a "
+            "free-run simulation."
+        )
     if K is not None:
         K = np.asarray(K, dtype=float)
         if K.shape != (system.nx, system.ny):

@@ -321,10 +321,15 @@ class LureSystem:
             times = self._times(t, N)
             for k in range(N):
                 X[k] = x
-                Y[k] = self.output(x, u[k])
+                with np.errstate(over="ignore", invalid="ignore"):
+                    Y[k] = self.output(x, u[k])
+                if not np.all(np.isfinite(Y[k])):
+                    raise ConvergenceError(f"the output became non-finite at t = {times[k]:g} (overflow); the model "
+                                           "diverges for this input or the input is too large.")
                 if k + 1 < N:
-                    sol = solve_ivp(lambda _t, z, uk=u[k]: self._rhs(z, uk)[0], (times[k], times[k + 1]), x,
-                                    method="DOP853", rtol=rtol, atol=atol)
+                    with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below
+                        sol = solve_ivp(lambda _t, z, uk=u[k]: self._rhs(z, uk)[0], (times[k], times[k + 1]), x,
+                                        method="DOP853", rtol=rtol, atol=atol)
                     if not sol.success:
                         raise ConvergenceError(f"integration failed between t = {times[k]:g} and {times[k + 1]:g}: {sol.message}")
                     x = sol.y[:, -1]

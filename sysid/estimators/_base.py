@@ -5,27 +5,32 @@ trains and returns ``self``; fitted state ends in ``_``; using an unfitted estim
 raises :class:`~sysid.NotFittedError`.
 
 Saved models are a folder holding ``meta.json`` (class, hyper-parameters, fitted
-metadata, SHA-256 of the weights) and ``weights.npz`` (arrays only, read with
-``allow_pickle=False``) — nothing is unpickled on load.
+metadata, SHA-256 of the weights, and a SHA-256 over all of that) and ``weights.npz``
+(arrays only, read with ``allow_pickle=False``) — nothing is unpickled on load, and an edit
+of either file is refused. The hashes detect edits and corruption; they are not a
+signature (whoever can write the files can recompute them).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
 import json
 import os
+import warnings
 from typing import Any
 
 import numpy as np
 
 from .._hashing import sha256_file as _sha256
-from ..core.iodata import IOData, as_experiments, as_signal
+from ..core.iodata import IOData, as_experiments, as_real_array, as_signal
 from ..exceptions import NotFittedError
 
 __all__ = ["BaseEstimator", "check_positive", "check_int"]
 
-_FORMAT = "sysid-estimator/1"
+_FORMAT = "sysid-estimator/2"
+_OLD_FORMATS = ("sysid-estimator/1",)  # weights hashed, meta.json not covered: read with a warning
 
 
 def check_positive(value, name: str, owner: str, *, allow_none: bool = False, strict: bool = True):
@@ -46,6 +51,18 @@ def check_int(value, name: str, owner: str, *, minimum: int = 1, allow_none: boo
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"The {name!r} parameter of {owner} must be an int >= {minimum}. Got {value!r} instead.")
 
+
+
+def _canonical_sha256(doc: dict) -> str:
+    """SHA-256 of the canonical JSON of ``doc`` (sorted keys, no whitespace), without its ``sha256``."""
+    body = {k: v for k, v in doc.items() if k != "sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _non_finite(arrays: dict[str, np.ndarray]) -> list[str]:
+    return [k for k, v in arrays.items()
+            if np.asarray(v).dtype.kind in "fc" and not np.all(np.isfinite(np.asarray(v)))]
 
 
 def _jsonable(value):
@@ -111,13 +128,26 @@ class BaseEstimator:
                 "before using this method."
             )
 
+    def _check_period(self, data: IOData) -> None:
+        """Refuse data sampled at another period than the (discrete-time) model was fitted at."""
+        dt = getattr(self, "dt_", None)
+        if dt is None or getattr(self, "_irregular_ok", False):
+            return
+        name = type(self).__name__
+        if not data.is_uniform:
+            raise ValueError(f"{name} runs at a fixed sampling period (dt = {dt:g}); the data are irregularly "
+                             "sampled (IOData with t). Resample them to a uniform grid.")
+        if not np.isclose(data.dt, dt, rtol=1e-9):
+            raise ValueError(f"{name} was fitted on data sampled at dt = {dt:g}, but these data are sampled at "
+                             f"dt = {data.dt:g}; resample the data to dt = {dt:g} or fit the model at dt = {data.dt:g}.")
+
     def _check_input(self, u) -> np.ndarray:
         """Validate an input signal against the fitted input count; returns (N, nu)."""
         self._check_fitted()
         nu = self.nu_
         if u is None:
             raise ValueError("u must be an array of shape (N, nu); got None. For an autonomous model pass np.zeros((N, 0)).")
-        arr = np.asarray(u, dtype=float)
+        arr = as_real_array(u, "u")
         if arr.ndim == 1 and nu == 1:
             arr = arr[:, None]
         return as_signal(arr, "u", n_channels=nu)
@@ -143,8 +173,16 @@ class BaseEstimator:
         which have no past window, use the samples available from 0.
         """
         self._check_fitted()
-        if not isinstance(horizon, (int, np.integer)) or horizon < 1:
+        if not isinstance(data, IOData):
+            raise TypeError(f"data must be a sysid.IOData; got {type(data).__name__}.")
+        if not isinstance(horizon, (int, np.integer)) or isinstance(horizon, bool) or horizon < 1:
             raise ValueError(f"horizon must be an int >= 1; got {horizon!r}.")
+        if horizon >= data.N:
+            raise ValueError(
+                f"horizon = {horizon} is not shorter than the record (N = {data.N} samples): every sample would be "
+                f"predicted without using the measured outputs. Use horizon <= {data.N - 1}, or simulate() for a "
+                "free-run simulation."
+            )
         try:
             lure = self.to_lure()
         except NotImplementedError:  # e.g. an LSTM: use its own simulation and state estimate
@@ -163,6 +201,7 @@ class BaseEstimator:
             lure._data(data)
         else:
             self._check_input(data.u)
+            self._check_period(data)
         t_all = data.t
         yp = np.empty_like(data.y)
         for t in range(data.N):
@@ -200,8 +239,13 @@ class BaseEstimator:
         path = os.fspath(path)
         os.makedirs(path, exist_ok=True)
         meta, arrays = self._state()
+        arrays = {k: np.asarray(v) for k, v in arrays.items()}
+        bad = _non_finite(arrays)
+        if bad:
+            raise ValueError(f"refusing to save {type(self).__name__}: its arrays {bad} hold NaN or inf, so the model "
+                             "cannot simulate. Refit it (e.g. with a smaller learning rate or rescaled data).")
         weights = os.path.join(path, "weights.npz")
-        np.savez(weights, **{k: np.asarray(v) for k, v in arrays.items()})
+        np.savez(weights, **arrays)
         doc = {
             "format": _FORMAT,
             "class": type(self).__name__,
@@ -210,21 +254,44 @@ class BaseEstimator:
             "state": _jsonable(meta),
             "weights_sha256": _sha256(weights),
         }
+        # the round trip through JSON first, so that the hash is taken over what load() will read
+        doc = json.loads(json.dumps(doc))
+        doc["sha256"] = _canonical_sha256(doc)
         with open(os.path.join(path, "meta.json"), "w") as fh:
             json.dump(doc, fh, indent=2)
 
     @classmethod
     def load(cls, path) -> "BaseEstimator":
-        """Load an estimator saved with :meth:`save`; refuses files whose weights hash differs."""
+        """Load an estimator saved with :meth:`save`.
+
+        Refuses (one-line ``ValueError``) a ``meta.json`` that is not valid JSON, weights whose
+        SHA-256 differs from the one recorded, a ``meta.json`` whose content (class,
+        hyper-parameters, fitted metadata such as ``dt``) differs from its own SHA-256, and
+        weights holding NaN or inf. Files of the previous format (``sysid-estimator/1``, whose
+        hash covers the weights only) are read with a ``UserWarning``; save them again.
+        """
         path = os.fspath(path)
         meta_path = os.path.join(path, "meta.json")
         weights = os.path.join(path, "weights.npz")
         if not os.path.isfile(meta_path) or not os.path.isfile(weights):
             raise FileNotFoundError(f"{path!r} is not a saved sysid model: expected meta.json and weights.npz inside it.")
-        with open(meta_path) as fh:
-            doc = json.load(fh)
-        if doc.get("format") != _FORMAT:
-            raise ValueError(f"{meta_path!r} has format {doc.get('format')!r}; expected {_FORMAT!r}.")
+        try:
+            with open(meta_path, encoding="utf-8") as fh:
+                doc = json.load(fh)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+            raise ValueError(f"{meta_path!r} is not valid JSON{where}: the file is truncated, empty or corrupted. "
+                             "Refusing to load it; save the model again.") from None
+        if not isinstance(doc, dict):
+            raise ValueError(f"{meta_path!r} holds a JSON {type(doc).__name__}, not the object sysid writes. "
+                             "Refusing to load it; save the model again.")
+        fmt = doc.get("format")
+        if fmt not in (_FORMAT, *_OLD_FORMATS):
+            raise ValueError(f"{meta_path!r} has format {fmt!r}; this version of sysid reads {_FORMAT!r} "
+                             f"(and {', '.join(map(repr, _OLD_FORMATS))}).")
+        missing = [k for k in ("class", "module", "params", "state", "weights_sha256") if k not in doc]
+        if missing:
+            raise ValueError(f"{meta_path!r} lacks the entries {missing}. Refusing to load it; save the model again.")
         digest = _sha256(weights)
         if digest != doc.get("weights_sha256"):
             raise ValueError(
@@ -232,6 +299,18 @@ class BaseEstimator:
                 f"({digest[:12]}... != {str(doc.get('weights_sha256'))[:12]}...); the file was changed "
                 "or corrupted. Refusing to load it."
             )
+        if fmt == _FORMAT:
+            recorded, actual = str(doc.get("sha256")), _canonical_sha256(doc)
+            if recorded != actual:
+                raise ValueError(
+                    f"{meta_path!r} was edited after saving: its content does not match its SHA-256 "
+                    f"({actual[:12]}... != {recorded[:12]}...), and fitted metadata such as dt or nx change "
+                    "the model's outputs. Refusing to load it; save the model again from its source."
+                )
+        else:
+            warnings.warn(f"{meta_path!r} has the old format {fmt!r}, whose SHA-256 covers the weights but not "
+                          "meta.json (an edit of dt, nx, ... would go unnoticed); save the model again to "
+                          f"upgrade it to {_FORMAT!r}.", UserWarning, stacklevel=2)
         target = cls
         if cls is BaseEstimator or cls.__name__ != doc["class"]:
             if not doc["module"].startswith("sysid."):
@@ -243,6 +322,10 @@ class BaseEstimator:
                 raise ValueError(f"{path!r} holds a {doc['class']}, not a {cls.__name__}.")
         with np.load(weights, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
+        bad = _non_finite(arrays)
+        if bad:
+            raise ValueError(f"the weights in {weights!r} hold NaN or inf (arrays {bad}); a model with them cannot "
+                             "simulate. Refusing to load it; refit the model.")
         est = target(**doc["params"])
         est._set_state(doc["state"], arrays)
         return est
