@@ -3,5 +3,6 @@
 from ._arx import ARXResult, arx
 from ._n4sid import N4SIDResult, n4sid
 from ._pem import PEMResult, pem
+from ._polynomial import PolynomialResult, armax, bj, oe
 
-__all__ = ["n4sid", "N4SIDResult", "arx", "ARXResult", "pem", "PEMResult"]
+__all__ = ["n4sid", "N4SIDResult", "arx", "ARXResult", "pem", "PEMResult", "oe", "armax", "bj", "PolynomialResult"]
