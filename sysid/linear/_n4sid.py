@@ -168,7 +168,7 @@ def _feedback_check(exps: list[IOData], lags: int = 20) -> dict:
     p = float(stats.chi2.sf(stat, count))
     # significant *and* large: nonlinear open-loop plants give small but significant correlations
     return {"statistic": stat, "dof": count, "lags": lags, "pvalue": p, "max_correlation": peak,
-            "closed_loop": bool(p < 1e-3 and peak > 0.2)}
+            "closed_loop": bool(p < 1e-3 and peak > max(0.2, 6.0 / np.sqrt(N)))}
 
 
 def _arx_innovations(res, d: IOData) -> np.ndarray:
