@@ -12,6 +12,9 @@ from ._base import BaseEstimator
 _LAZY = {
     "N4SID": "._linear",
     "ARX": "._linear",
+    "OE": "._polynomial",
+    "ARMAX": "._polynomial",
+    "BJ": "._polynomial",
     "NeuralNetStep": "._neural",
     "MatrixStep": "._neural",
     "NeuralODE": "._neural",
