@@ -1,10 +1,17 @@
-"""Linear estimators with the common contract: :class:`N4SID` and :class:`ARX`."""
+"""Linear estimators with the common contract: :class:`N4SID` and :class:`ARX`.
+
+Every linear estimator keeps, beside ``system_`` (the input-output model, a
+control.StateSpace), its innovations form ``innovations_ = (A, B, C, D, K)`` — K = 0 for
+output-error models — from which ``predict`` and :func:`sysid.resid` compute one-step (or
+k-step) prediction errors.
+"""
 
 from __future__ import annotations
 
 import control
 import numpy as np
 
+from ..core.iodata import IOData, as_experiments
 from ..core.lure import LureSystem
 from ._base import BaseEstimator, check_int
 
@@ -14,10 +21,14 @@ __all__ = ["N4SID", "ARX"]
 class _LinearEstimator(BaseEstimator):
     """Shared behaviour: the fitted model is ``system_`` (a control.StateSpace)."""
 
-    def _set_system(self, system: control.StateSpace, data) -> None:
+    def _set_system(self, system: control.StateSpace, data, innovations=None) -> None:
         exps = self._experiments(data)
         self.system_ = system
         self.nu_, self.ny_, self.dt_ = exps[0].nu, exps[0].ny, exps[0].dt
+        if innovations is None:
+            innovations = (np.asarray(system.A), np.asarray(system.B), np.asarray(system.C), np.asarray(system.D),
+                           np.zeros((system.nstates, system.noutputs)))
+        self.innovations_ = tuple(np.asarray(m, float) for m in innovations)
 
     def simulate(self, u, *, x0=None) -> np.ndarray:
         """Free-run simulation from ``x0`` (zeros by default); u (N, nu) → y (N, ny)."""
@@ -29,29 +40,61 @@ class _LinearEstimator(BaseEstimator):
         return LureSystem.from_control(self.system_)
 
     def linearize(self, *, x0=None, u0=None) -> control.StateSpace:
-        """The identified StateSpace (a linear model is its own linearization)."""
+        """The identified StateSpace (a linear model is its own linearization at every point)."""
         self._check_fitted()
+        for name, value, n in (("x0", x0, self.system_.nstates), ("u0", u0, self.nu_)):
+            if value is not None and np.shape(value) != (n,):
+                raise ValueError(f"{name} must have shape ({n},) for this {type(self).__name__}; got "
+                                 f"{np.shape(value)}. A linear model has the same linearization everywhere, "
+                                 f"so {name} may also be omitted.")
         return self.system_
 
-    def predict(self, data, *, horizon: int) -> np.ndarray:
-        """k-step prediction. These are output-error models (no noise model), so, as in
-        MATLAB, the k-step prediction equals the free-run simulation from the estimated
-        initial state; use :func:`sysid.compare` with ``horizon=None`` to say so explicitly."""
+    def prediction_errors(self, data: IOData) -> np.ndarray:
+        """One-step prediction errors e(t) = y(t) − ŷ(t | t − 1) of the innovations form, shape (N, ny),
+        from the least-squares initial state (for output-error models: the simulation error)."""
+        from ..linear._pe import predictor_errors
+
         self._check_fitted()
-        lure = self.to_lure()
-        return lure.predict(data, horizon=horizon, K=np.zeros((lure.nx, lure.ny)),
-                            x0=lure.estimate_x0(data))
+        if not isinstance(data, IOData):
+            raise TypeError(f"data must be a sysid.IOData; got {type(data).__name__}.")
+        self._check_period(data)
+        return predictor_errors(self.innovations_, self._check_input(data.u), _check_y(data.y, self.ny_))
+
+    def predict(self, data, *, horizon: int) -> np.ndarray:
+        """k-step prediction ŷ(t | t − k) from the innovations form (Kalman gain K of the noise
+        model). For output-error models (K = 0, e.g. N4SID, OE) it equals the free-run simulation
+        from the estimated initial state, as in MATLAB; :func:`sysid.compare` with ``horizon=None``
+        says so explicitly."""
+        self._check_fitted()
+        if isinstance(data, IOData):
+            self._check_period(data)
+        A, B, C, D, K = self.innovations_
+        if not np.any(K):
+            lure = self.to_lure()
+            return lure.predict(data, horizon=horizon, K=np.zeros((lure.nx, lure.ny)), x0=lure.estimate_x0(data))
+        from ..linear._pe import predictor_x0
+
+        lure = LureSystem.from_control(control.ss(A, B, C, D, self.dt_))
+        x0 = predictor_x0(self.innovations_, data.u, data.y)
+        return lure.predict(data, horizon=horizon, K=K, x0=x0)
 
     def _state(self):
         s = self.system_
         meta = {"nu": self.nu_, "ny": self.ny_, "dt": self.dt_}
         meta.update(self._extra_meta())
+        Ai, Bi, Ci, Di, Ki = self.innovations_
         return meta, {"A": np.asarray(s.A), "B": np.asarray(s.B), "C": np.asarray(s.C), "D": np.asarray(s.D),
-                      **self._extra_arrays()}
+                      "inn_A": Ai, "inn_B": Bi, "inn_C": Ci, "inn_D": Di, "inn_K": Ki, **self._extra_arrays()}
 
     def _set_state(self, meta, arrays):
         self.system_ = control.ss(arrays["A"], arrays["B"], arrays["C"], arrays["D"], meta["dt"])
         self.nu_, self.ny_, self.dt_ = meta["nu"], meta["ny"], meta["dt"]
+        if "inn_A" in arrays:
+            self.innovations_ = tuple(arrays[k] for k in ("inn_A", "inn_B", "inn_C", "inn_D", "inn_K"))
+        else:  # saved before the innovations form was kept
+            s = self.system_
+            self.innovations_ = (np.asarray(s.A), np.asarray(s.B), np.asarray(s.C), np.asarray(s.D),
+                                 np.zeros((s.nstates, s.noutputs)))
         self._restore_extra(meta, arrays)
 
     def _extra_meta(self) -> dict:
@@ -64,53 +107,87 @@ class _LinearEstimator(BaseEstimator):
         pass
 
 
+def _check_y(y, ny):
+    from ..core.iodata import as_signal
+
+    return as_signal(np.asarray(y, float), "y", n_channels=ny)
+
+
 class N4SID(_LinearEstimator):
-    """Subspace identification (PO-MOESP or CVA), optionally refined by PEM.
+    """Subspace identification (PO-MOESP or CVA), optionally refined by the prediction-error method.
 
     Parameters
     ----------
     nx : int, optional
-        Model order (None: from the singular-value gap).
+        Model order, integrators included (None: selected by BIC on the simulation error among
+        the orders the singular values allow, or by the error on ``val`` when given to ``fit``).
     horizon : int, optional
-        Block rows of the Hankel matrix (default max(20, nx + 1)).
+        Block rows of the Hankel matrix (default 20, at least nx/ny + 1, fewer for short records).
     weighting : {"moesp", "cva"}
     feedthrough : bool
     pem : bool
-        Refine by output-error minimization (:func:`sysid.linear.pem`).
-    stable : bool
-        With ``pem``: keep the model stable.
+        Refine by the prediction-error method (:func:`sysid.linear.pem`, analytic gradients).
+    stable : bool, optional
+        True: the N4SID model is made stable (Maciejowski) and PEM keeps it stable (for
+        ``noise=True``: keeps the predictor stable); False: no constraint. None (default): only
+        the PEM refinement is kept stable.
+    integrator : bool
+        The plant integrates (one integrator per output): identify on differenced outputs and
+        keep exact integrators at z = 1, also through PEM.
+    noise : bool
+        With ``pem``: estimate a Kalman gain (innovations form, one-step prediction-error
+        criterion) instead of the output-error criterion.
+    max_order : int, optional
+        Largest order of the automatic selection.
 
     Attributes
     ----------
     system_ : control.StateSpace
+    innovations_ : tuple (A, B, C, D, K)
     x0_ : ndarray (nx,) — initial state of the (first) training experiment
     singular_values_ : ndarray
     nx_ : int
+    result_ : N4SIDResult — diagnostics (input conditioning, order scores, feedback check)
+    pem_ : PEMResult or None
     """
 
     def __init__(self, nx: int | None = None, *, horizon: int | None = None, weighting: str = "moesp",
-                 feedthrough: bool = True, pem: bool = False, stable: bool = True):
+                 feedthrough: bool = True, pem: bool = False, stable: bool | None = None,
+                 integrator: bool = False, noise: bool = False, max_order: int | None = None):
         self.nx = nx
         self.horizon = horizon
         self.weighting = weighting
         self.feedthrough = feedthrough
         self.pem = pem
         self.stable = stable
+        self.integrator = integrator
+        self.noise = noise
+        self.max_order = max_order
 
     def fit(self, data, *, val=None) -> "N4SID":
         from ..linear import n4sid, pem
 
         check_int(self.nx, "nx", "N4SID", allow_none=True)
         check_int(self.horizon, "horizon", "N4SID", allow_none=True)
-        res = n4sid(data, self.nx, horizon=self.horizon, weighting=self.weighting, feedthrough=self.feedthrough)
+        check_int(self.max_order, "max_order", "N4SID", allow_none=True)
+        if self.stable not in (None, True, False):
+            raise ValueError(f"The 'stable' parameter of N4SID must be True, False or None. Got {self.stable!r} instead.")
+        exps = as_experiments(data)
+        res = n4sid(exps, self.nx, horizon=self.horizon, weighting=self.weighting, feedthrough=self.feedthrough,
+                    stable=bool(self.stable), integrator=self.integrator, max_order=self.max_order, val=val)
         system, x0 = res.system, res.x0
+        K = np.zeros((system.nstates, system.noutputs))
+        self.pem_ = None
         if self.pem:
-            refined = pem(data, system, stable=self.stable, feedthrough=self.feedthrough)
-            system, x0 = refined.system, refined.x0
-        self._set_system(system, data)
+            refined = pem(exps, system, stable=self.stable is not False, feedthrough=self.feedthrough,
+                          integrators=system.noutputs if self.integrator else 0, noise=self.noise)
+            self.pem_ = refined
+            system, x0, K = refined.system, refined.x0, refined.K
+        self._set_system(system, exps, innovations=(system.A, system.B, system.C, system.D, K))
         self.x0_ = np.asarray(x0 if not isinstance(x0, list) else x0[0])
         self.singular_values_ = res.singular_values
         self.nx_ = res.nx
+        self.result_ = res
         return self
 
     def _extra_meta(self):
@@ -126,7 +203,7 @@ class N4SID(_LinearEstimator):
 
 
 class ARX(_LinearEstimator):
-    """ARX model by least squares: y(t) + Σ A_i y(t−i) = Σ B_j u(t−nk−j).
+    """ARX model by least squares: y(t) + Σ A_i y(t−i) = Σ B_j u(t−nk−j) + e(t).
 
     Parameters
     ----------
@@ -136,6 +213,7 @@ class ARX(_LinearEstimator):
     Attributes
     ----------
     system_ : control.StateSpace
+    innovations_ : tuple (A, B, C, D, K) — the predictor is the ARX regression itself
     A_ : ndarray (na, ny, ny), B_ : ndarray (nb, ny, nu)
     """
 
@@ -148,7 +226,11 @@ class ARX(_LinearEstimator):
         from ..linear import arx
 
         res = arx(data, self.na, self.nb, self.nk)
-        self._set_system(res.system, data)
+        s = res.system
+        ny = s.noutputs
+        # block observer form: the noise model 1/A(q) has K = (first block column of A) = −A_i blocks
+        K = np.asarray(s.A)[:, :ny].copy() if s.nstates else np.zeros((0, ny))
+        self._set_system(s, data, innovations=(s.A, s.B, s.C, s.D, K))
         self.A_, self.B_ = res.A, res.B
         return self
 

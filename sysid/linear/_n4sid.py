@@ -331,7 +331,13 @@ def n4sid(data, nx: int | None = None, *, horizon: int | None = None, weighting:
             Os = W1 @ Os
         C = Os[:ny]
         A = np.linalg.lstsq(Os[:-ny], Os[ny:], rcond=None)[0]
-        if stable and n and np.max(np.abs(np.linalg.eigvals(A))) >= 1.0:
+        rho = float(np.max(np.abs(np.linalg.eigvals(A)))) if n else 0.0
+        if stable and rho >= 1.0:
+            if n == n_final[0]:
+                warnings.warn(
+                    f"the least-squares A of order {n} is unstable (spectral radius {rho:.4g}); stable=True "
+                    "re-estimates it with all eigenvalues inside the unit circle. If the plant itself is unstable, "
+                    "pass stable=False.", IdentificationWarning, stacklevel=3)
             A = np.linalg.lstsq(Os, np.vstack([Os[ny:], np.zeros((ny, n))]), rcond=None)[0]
         return A, C
 
@@ -343,8 +349,10 @@ def n4sid(data, nx: int | None = None, *, horizon: int | None = None, weighting:
         return A, B, C, D, x0s
 
     scores = {}
+    n_final = [n_sub]  # warnings about the chosen order only
     if n_sub is None:
         n_sub = _choose_order(sv, max_sub, realize, complete, exps, val_exps, scores, n_int, nu, ny, feedthrough)
+        n_final[0] = n_sub
     A, C = realize(n_sub)
     A, B, C, D, x0s = complete(A, C, exps)
     system = control.ss(A, B, C, D, dt)

@@ -32,7 +32,8 @@ from scipy import optimize
 
 from ._sim import batched_response, state_response
 
-__all__ = ["Structure", "PEFit", "minimize_prediction_error", "predictor_residuals"]
+__all__ = ["Structure", "PEFit", "minimize_prediction_error", "predictor_residuals", "predictor_x0",
+           "predictor_errors"]
 
 _MAX_ELEMENTS = 4_000_000  # complex elements per batched sensitivity call (memory bound)
 
@@ -123,6 +124,28 @@ def predictor_residuals(mats, u: np.ndarray, y: np.ndarray, x0) -> tuple[np.ndar
     drive = u @ Bbar.T + y @ Kbar.T
     X = state_response(Abar, drive, x0)
     return y - X @ C.T - u @ D.T, X
+
+
+def predictor_x0(mats, u: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Initial state minimizing the one-step prediction errors (they are affine in it), shape (nx,)."""
+    Abar, _, _, C, _ = _predictor(mats)
+    nx = Abar.shape[0]
+    if nx == 0:
+        return np.zeros(0)
+    e0, _ = predictor_residuals(mats, u, y, None)
+    free = batched_response(Abar, np.zeros((nx, nx, len(y))), np.eye(nx), C=C)  # (ny, nx, N)
+    O = free.transpose(2, 0, 1).reshape(-1, nx)
+    with np.errstate(all="ignore"):
+        ok = np.all(np.isfinite(O))
+    if not ok:
+        return np.zeros(nx)
+    return np.linalg.lstsq(O, e0.ravel(), rcond=None)[0]
+
+
+def predictor_errors(mats, u: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """One-step prediction errors (N, ny) from the least-squares initial state."""
+    e, _ = predictor_residuals(mats, u, y, predictor_x0(mats, u, y))
+    return e
 
 
 def _spectral_radius(M: np.ndarray) -> float:

@@ -14,6 +14,7 @@ L. Ljung, *System Identification: Theory for the User*, 2nd ed., 1999, ch. 4, 7 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import control
@@ -21,6 +22,7 @@ import numpy as np
 
 from ..core.iodata import as_experiments
 from ..core.lti import balanced_realization
+from ._n4sid import IdentificationWarning
 from ._pe import Structure, minimize_prediction_error
 
 __all__ = ["PEMResult", "pem", "StateSpaceStructure"]
@@ -210,6 +212,10 @@ def pem(data, init_system, *, stable: bool = True, feedthrough: bool = True, max
     free = A[:nf, :nf]
     rho0 = float(np.max(np.abs(np.linalg.eigvals(free)))) if nf else 0.0
     if stable and rho0 >= rho_max:
+        warnings.warn(
+            f"the start model is unstable (spectral radius {rho0:.4g} >= {rho_max:g}); with stable=True it is "
+            "scaled inside the unit circle and kept there. If the plant itself is unstable, pass stable=False "
+            "(and data taken in closed loop).", IdentificationWarning, stacklevel=2)
         # start from the model with the free part shrunk into the stability region (same eigenvectors)
         A = A.copy()
         A[:nf, :nf] = free * (0.99 * rho_max / rho0)
