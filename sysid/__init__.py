@@ -16,6 +16,7 @@ import importlib
 from .core.iodata import IOData
 from .core.lure import LureSystem
 from .core.compare import CompareResult, compare
+from .core.resid import ResidResult, resid
 from .core import metrics
 from .exceptions import ConvergenceError, DivergenceError, NotFittedError, SolverError
 from . import delta
@@ -28,7 +29,7 @@ _LAZY_SUBMODULES = {
 }
 
 __all__ = [
-    "IOData", "LureSystem", "compare", "CompareResult", "metrics", "delta",
+    "IOData", "LureSystem", "compare", "CompareResult", "resid", "ResidResult", "metrics", "delta",
     "ConvergenceError", "DivergenceError", "NotFittedError", "SolverError",
     *sorted(_LAZY_SUBMODULES),
 ]
