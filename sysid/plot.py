@@ -15,7 +15,7 @@ import numpy as np
 
 from .core.compare import CompareResult
 
-__all__ = ["compare", "pzmap", "poles", "bode", "singular_values", "correlations", "training",
+__all__ = ["compare", "pzmap", "poles", "bode", "singular_values", "correlations", "plot_resid", "training",
            "contraction", "save", "to_png"]
 
 _MARKERS = "xo+^sv<>"
@@ -426,6 +426,39 @@ def correlations(e, u=None, *, max_lag: int = 25, confidence: float = 0.99, outp
         ax.set_xlabel("lag [samples]")
     axes[0, 0].legend(fontsize="x-small")
     axes[0, 0].set_title(title or "residual correlations")
+    return fig
+
+
+def plot_resid(result, *, title: str | None = None):
+    """Figure of a :class:`sysid.ResidResult`: residual auto-correlation (left) and cross-correlation
+    with each input (right; positive lags pair the residual with past inputs), with the
+    result's confidence bands (the cross band accounts for coloured inputs and residuals).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ny rows, 1 + nu columns.
+    """
+    ny, nu = result.cross.shape[1], result.cross.shape[2]
+    fig, axes = _new(ny, 1 + nu, figsize=(4.2 * (1 + nu), 2.6 * ny + 0.6))
+    for i in range(ny):
+        ax = axes[i, 0]
+        ax.vlines(result.lags, 0, result.auto[:, i], color="C0")
+        ax.plot(result.lags, result.auto[:, i], "o", color="C0", ms=3)
+        ax.axhspan(-result.auto_bound, result.auto_bound, color="C2", alpha=0.2,
+                   label=f"{100 * result.confidence:g} % band")
+        ax.set_ylabel(f"auto-corr. e{i} (p = {result.whiteness_pvalue[i]:.2g})")
+        for j in range(nu):
+            ax = axes[i, 1 + j]
+            r = result.cross[:, i, j]
+            ax.vlines(result.cross_lags, 0, r, color="C1")
+            ax.plot(result.cross_lags, r, "o", color="C1", ms=3)
+            ax.axhspan(-result.cross_bound[i, j], result.cross_bound[i, j], color="C2", alpha=0.2)
+            ax.set_ylabel(f"e{i} × u{j} (p = {result.independence_pvalue[i, j]:.2g})")
+    for ax in axes[-1]:
+        ax.set_xlabel("lag [samples]")
+    axes[0, 0].legend(fontsize="x-small")
+    axes[0, 0].set_title(title or f"residuals ({result.kind} errors): {'passed' if result.passed else 'FAILED'}")
     return fig
 
 
