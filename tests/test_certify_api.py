@@ -45,7 +45,7 @@ def test_failing_solver_is_not_certified_and_never_recommends_scs(monkeypatch):
 
     monkeypatch.setattr(cp.Problem, "solve", boom)
     for c in (certify.lyapunov_stability(G, solver="CLARABEL"), certify.contraction(G, solver="CLARABEL"),
-              certify.incremental_l2_gain(G), certify.well_posedness(
+              certify.incremental_l2_gain(G, solver="CLARABEL"), certify.well_posedness(
                   LureSystem(A=[[0.5]], B1=[[0.1]], C1=[[1.0]], D11=[[0.5]], C2=[[1.0]], delta="tanh", dt=1.0))):
         assert not c.certified and c.status == "solver_error" and c.bound is None
         assert "CLARABEL failed numerically (SolverError: numerical trouble)" in c.message

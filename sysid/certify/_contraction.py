@@ -16,7 +16,7 @@ from ._balance import balance
 from ._certificate import Certificate
 from ._inputs import as_lure, check_solver
 from ._lmi import bmat, finish, slope_multiplier, solve, sym
-from ._lyapunov import closed_form_metric
+from ._lyapunov import LARGE as _LTI_LARGE, clearly_unstable, closed_form_metric
 from ._verify import Strict, norm, verify
 
 __all__ = ["contraction", "smallest_rate", "contraction_lmi"]
@@ -183,6 +183,13 @@ def contraction(system, rate: float | None = None, *, solver: str | None = None,
             if ok:
                 return Certificate("contraction", True, rate, sc.P_back(Pc), np.zeros(0), "lyapunov-equation",
                                    "optimal", worst, tol, local, msg + where, dict(margin=margin, state_scaling=sc.t))
+        bad = clearly_unstable(scaled.A, lure.is_continuous, rate)
+        if bad or nx >= _LTI_LARGE:
+            return Certificate("contraction", False, None, None, np.zeros(0), "lyapunov-equation",
+                               "infeasible" if bad else "marginal", None, 0.0, local,
+                               (bad or "the Lyapunov equation's metric fails the strict re-check (A is marginal "
+                                "at this rate to working precision); not certified") + where,
+                               dict(state_scaling=sc.t))
     margin = _margin(scaled, eps)
     if solver is None and nx + nv >= _LARGE:
         from ._firstorder import contraction_firstorder

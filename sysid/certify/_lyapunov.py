@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import cvxpy as cp
 import numpy as np
 import scipy.linalg
@@ -12,7 +14,11 @@ from ._inputs import as_lure, check_solver
 from ._lmi import finish, solve, sym
 from ._verify import Strict, norm, verify
 
-__all__ = ["lyapunov_stability", "lyapunov_lmi", "closed_form_metric"]
+__all__ = ["lyapunov_stability", "lyapunov_lmi", "closed_form_metric", "clearly_unstable", "LARGE"]
+
+# from this size on, an LTI system whose Lyapunov equation fails the re-check is not sent to the
+# SDP (which cannot be more accurate than the backward-stable Bartels–Stewart solve)
+LARGE = 48
 
 
 def lyapunov_lmi(A, P, continuous: bool, rate: float | None = None):
@@ -42,18 +48,40 @@ def closed_form_metric(A, continuous: bool, rate: float | None = None):
     if rate is None:
         rate = 0.0 if continuous else 1.0
     n = A.shape[0]
+    ev = np.linalg.eigvals(A)
+    if (ev.real.max() + rate >= 0) if continuous else (np.abs(ev).max() >= rate):
+        return None  # not stable at this rate: the equation has no positive definite solution
     try:
-        if continuous:
-            As = A + rate * np.eye(n)
-            P = scipy.linalg.solve_continuous_lyapunov(As.T, -np.eye(n))
-        else:
-            As = A / rate
-            P = scipy.linalg.solve_discrete_lyapunov(As.T, np.eye(n))
-    except (np.linalg.LinAlgError, ValueError, scipy.linalg.LinAlgError):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # scipy warns (and perturbs) near-singular equations
+            P = _solve(A, continuous, rate, n)
+    except (np.linalg.LinAlgError, ValueError, RuntimeWarning):
         return None
     if not np.all(np.isfinite(P)):
         return None
     return sym(P)
+
+
+def clearly_unstable(A, continuous: bool, rate: float | None = None) -> str:
+    """A message when the eigenvalues of A violate the rate by more than 1e-9 (relative), else ""."""
+    if rate is None:
+        rate = 0.0 if continuous else 1.0
+    ev = np.linalg.eigvals(A)
+    scale = max(1.0, float(np.abs(ev).max()))
+    if continuous and ev.real.max() + rate > 1e-9 * scale:
+        return (f"the largest real part of the eigenvalues of A is {ev.real.max():.6g} > −{rate:g}: "
+                "no quadratic certificate exists")
+    if not continuous and np.abs(ev).max() > rate * (1 + 1e-9):
+        return f"the spectral radius of A is {np.abs(ev).max():.6g} > {rate:g}: no quadratic certificate exists"
+    return ""
+
+
+def _solve(A, continuous, rate, n):
+    if continuous:
+        As = A + rate * np.eye(n)
+        return scipy.linalg.solve_continuous_lyapunov(As.T, -np.eye(n))
+    As = A / rate
+    return scipy.linalg.solve_discrete_lyapunov(As.T, np.eye(n))
 
 
 def lyapunov_stability(system, *, solver: str | None = None, eps: float = 1e-7,
@@ -122,6 +150,14 @@ def lyapunov_stability(system, *, solver: str | None = None, eps: float = 1e-7,
                                    "optimal", worst, tol, local,
                                    msg + ("; local: valid for the linearization at its operating point only"
                                           if local else ""), dict(margin=1.0, state_scaling=sc.t))
+        bad = clearly_unstable(A, cont)
+        if bad or n >= LARGE:
+            return Certificate("lyapunov_stability", False, None, None, None, "lyapunov-equation",
+                               "infeasible" if bad else "marginal", None, 0.0, local,
+                               (bad or "the Lyapunov equation's metric fails the strict re-check (A is marginally "
+                                "stable to working precision); not certified") +
+                               ("; local: valid for the linearization at its operating point only" if local else ""),
+                               dict(state_scaling=sc.t))
     nrm = float(np.linalg.norm(A, 2))
     margin = eps * max(1.0, nrm if cont else nrm**2)
     P = cp.Variable((n, n), symmetric=True)
