@@ -4,6 +4,7 @@
     sysid report out/run.json                              # one self-contained HTML page + markdown
     sysid compare out/models/N4SID --config examples/configs/pendulum.toml
     sysid linearize out/models/NeuralNetStep --u0 0
+    sysid resid out/models/N4SID --config examples/configs/pendulum.toml
     sysid demo
 
 Exit codes: 0 ok, 1 error (one line on stderr that says what to fix), 2 usage error.
@@ -377,6 +378,27 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_resid(args) -> int:
+    from .core.resid import resid
+
+    data = _data_from_args(args)
+    if args.decimate is not None:
+        if args.decimate < 1:
+            raise CLIError(f"--decimate must be an int >= 1; got {args.decimate}.")
+        data = data[::args.decimate]
+    est = load_model(args.model)
+    _check_channels(est, data, args.model)
+    res = resid(est, data, max_lag=args.max_lag, confidence=args.confidence)
+    print(res)
+    if args.figure:
+        _agg()
+        from . import plot
+
+        plot.save(plot.plot_resid(res), args.figure)
+        print(f"wrote {args.figure}")
+    return 0 if res.passed or not args.strict else 3
+
+
 def cmd_linearize(args) -> int:
     from .report import linearization_summary
 
@@ -461,7 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
                "  sysid fit --config examples/configs/pendulum.toml && sysid report out/run.json\n"
                "  sysid demo\n\n"
-               "exit status: 0 ok, 1 error (one line on stderr saying what to fix), 2 usage error.\n"
+               "exit status: 0 ok, 1 error (one line on stderr saying what to fix), 2 usage error,\n"
+               "3 'sysid resid --strict' found residuals that fail the tests.\n"
                "'sysid COMMAND --help' shows each command's options and an example.")
     parser.add_argument("--traceback", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -519,6 +542,17 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "decimate = K)")
     p.add_argument("--figure", metavar="PNG", help="save the compare figure")
     p.set_defaults(func=cmd_compare)
+
+    p = _sub(sub, "resid", "residual analysis of a saved model: whiteness and independence from past inputs",
+             "sysid resid out/models/N4SID --config examples/configs/pendulum.toml --figure resid.png")
+    p.add_argument("model", metavar="MODEL")
+    _add_data_args(p)
+    p.add_argument("--max-lag", type=int, default=25, help="largest lag (default 25)")
+    p.add_argument("--confidence", type=float, default=0.99, help="level of the bands and tests (default 0.99)")
+    p.add_argument("--decimate", type=int, metavar="K", help="use every K-th sample")
+    p.add_argument("--figure", metavar="PNG", help="save the correlation figure")
+    p.add_argument("--strict", action="store_true", help="exit with status 3 when the tests fail")
+    p.set_defaults(func=cmd_resid)
 
     p = _sub(sub, "linearize", "poles, zeros, DC gain and the damping/frequency table of a saved model",
              "sysid linearize out/models/NeuralNetStep --u0 0")

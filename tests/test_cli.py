@@ -10,7 +10,7 @@ import pytest
 from sysid import cli
 from sysid.estimators import N4SID
 
-COMMANDS = ["fit", "report", "simulate", "compare", "linearize", "certify", "bench", "demo", "info"]
+COMMANDS = ["fit", "report", "simulate", "compare", "resid", "linearize", "certify", "bench", "demo", "info"]
 
 
 def _plant(N=400, seed=0):
@@ -132,6 +132,21 @@ def test_compare_matches_the_library_and_saves_a_figure(fitted, plant_csv, tmp_p
     d = read_data(plant_csv, inputs=["force"], outputs=["pos"], time="t")
     ref = sysid.compare(N4SID.load(model), d, x0="estimate", skip=10)
     assert f"{ref.fit_percent[0]:.2f}" in out
+    assert fig.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_resid_matches_the_library(fitted, plant_csv, tmp_path, capsys):
+    import sysid
+    from sysid.datasets import read_data
+
+    tmp, _ = fitted
+    model = tmp / "out" / "models" / "N4SID"
+    fig = tmp_path / "resid.png"
+    assert cli.main(["resid", str(model), "--data", str(plant_csv), "--inputs", "force", "--outputs", "pos",
+                     "--time", "t", "--max-lag", "10", "--figure", str(fig)]) == 0
+    out = capsys.readouterr().out
+    d = read_data(plant_csv, inputs=["force"], outputs=["pos"], time="t")
+    assert str(sysid.resid(N4SID.load(model), d, max_lag=10)) in out
     assert fig.read_bytes()[:4] == b"\x89PNG"
 
 

@@ -217,6 +217,16 @@ def write_report(run_path, *, out_dir: str | None = None, log: Callable[[str], N
             rows.append([m["name"], name, c["test"]["fit_percent"][i], c["test"]["nrmse"][i], c["test"]["rmse"][i],
                          c["test"]["r2"][i], c["train"]["fit_percent"][i]])
     doc.table(["model", "output", "test fit %", "test NRMSE", "test RMSE", "test R²", "training fit %"], rows)
+    rows = []
+    for m in models:
+        r = m.get("resid") or {}
+        if "passed" in r:
+            rows.append([m["name"], r["kind"], ", ".join(f"{p:.3g}" for p in r["whiteness_pvalue"]),
+                         ", ".join(f"{p:.3g}" for row in r["independence_pvalue"] for p in row), bool(r["passed"])])
+    if rows:
+        doc.p("Residual analysis on the test record (sysid.resid): p-values of the whiteness test (meaningful for "
+              "prediction errors) and of the independence from past inputs.")
+        doc.table(["model", "residuals", "whiteness p", "independence p", "passed"], rows)
 
     # ------------------------------------------------------------------ figures
     doc.section("figures")
@@ -285,16 +295,22 @@ def write_report(run_path, *, out_dir: str | None = None, log: Callable[[str], N
                                        title=f"order selection: {m['name']}")
             doc.figure(plot.to_png(fig), f"Singular values of {m['name']}'s subspace step; the chosen order is marked.")
 
-    max_lag = int(run.get("residuals", {}).get("max_lag", 25))
     for m, res in zip(models, results):
-        e = res.y_true[res.skip:] - res.y_model[res.skip:]
-        dec = m["decimate"]
-        u = arr["test_u"][::dec][res.skip:] if tr["nu"] else None
-        if e.shape[0] > max_lag + 2:
-            fig = plot.correlations(e, u, max_lag=max_lag, output_names=names, input_names=in_names or None,
-                                    title=f"residual correlations: {m['name']}")
-            doc.figure(plot.to_png(fig), f"Residuals of {m['name']} on the test record: auto-correlation and "
-                       "cross-correlation with the inputs, 99 % confidence band.")
+        r = m.get("resid") or {}
+        k = m["array_prefix"]
+        if "error" in r or f"{k}_resid_auto" not in arr:
+            doc.p(f"{m['name']}: no residual analysis ({r.get('error', 'not computed')}).", "note")
+            continue
+        from ..core.resid import ResidResult
+
+        fields = {n: arr[f"{k}_resid_{n}"] for n in ("residuals", "lags", "auto", "cross_lags", "cross", "cross_bound",
+                                                  "whiteness_pvalue", "independence_pvalue", "white", "independent")}
+        rr = ResidResult(kind=r["kind"], auto_bound=r["auto_bound"], confidence=r["confidence"], **fields)
+        fig = plot.plot_resid(rr, title=f"residuals of {m['name']} ({r['kind']} errors): "
+                              f"{'passed' if r['passed'] else 'FAILED'}")
+        doc.figure(plot.to_png(fig), f"Residual analysis of {m['name']} on the test record (sysid.resid): "
+                   f"auto-correlation and cross-correlation with the inputs, {100 * r['confidence']:g} % bands; "
+                   "p-values of the whiteness and independence tests in the axis labels.")
     say("figure: residuals")
 
     if contraction:

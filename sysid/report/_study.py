@@ -260,12 +260,14 @@ def run_study(cfg: dict, *, out: str | None = None, progress: bool = False,
         arrays[f"model{k}_t"] = res.t
         arrays[f"model{k}_y"] = res.y_model
         arrays[f"model{k}_ytrue"] = res.y_true
+        entry_resid = _resid(est, te, cfg["residuals"]["max_lag"], arrays, f"model{k}")
         uu = np.zeros(tr.nu) if u0 is None else np.asarray(u0, dtype=float)
         entry = {"name": m["name"], "estimator": m["estimator"], "params": est.get_params(),
                  "decimate": dec, "path": os.path.relpath(path, out), "fit_seconds": fit_seconds,
                  "repr": repr(est), "array_prefix": f"model{k}",
                  "compare": {"test": _scores(res), "train": _scores(res_train), "kind": res.kind,
-                             "horizon": horizon, "skip": skip_m, "dt": te.dt}}
+                             "horizon": horizon, "skip": skip_m, "dt": te.dt},
+                 "resid": entry_resid}
         try:
             entry["linearization"] = {"u0": uu.tolist(), **linearization_summary(est.linearize(u0=uu))}
         except Exception as exc:  # e.g. no equilibrium for this u0: say so in the report
@@ -313,6 +315,29 @@ def run_study(cfg: dict, *, out: str | None = None, progress: bool = False,
     with open(run_path, "w") as fh:
         json.dump(_jsonable(doc), fh, indent=1, default=str)
     return run_path
+
+
+_RESID_ARRAYS = ("residuals", "lags", "auto", "cross_lags", "cross", "cross_bound", "whiteness_pvalue",
+                 "independence_pvalue", "white", "independent")
+
+
+def _resid(est, data: IOData, max_lag: int, arrays: dict, prefix: str) -> dict:
+    """Residual analysis (:func:`sysid.resid`) on the test record: summary for run.json, arrays for the figure."""
+    from ..core.resid import resid
+
+    if data.nu == 0 or not data.is_uniform:
+        return {"error": "residual analysis needs uniformly sampled data with inputs"}
+    try:
+        r = resid(est, data, max_lag=min(int(max_lag), data.N // 2 - 1))
+    except Exception as exc:  # reported, not fatal: the fit itself succeeded
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    for name in _RESID_ARRAYS:
+        arrays[f"{prefix}_resid_{name}"] = np.asarray(getattr(r, name))
+    return {"kind": r.kind, "auto_bound": float(r.auto_bound), "confidence": float(r.confidence),
+            "passed": bool(r.passed), "white": np.asarray(r.white).tolist(),
+            "independent": np.asarray(r.independent).tolist(),
+            "whiteness_pvalue": np.asarray(r.whiteness_pvalue).tolist(),
+            "independence_pvalue": np.asarray(r.independence_pvalue).tolist()}
 
 
 def _scores(res) -> dict:
