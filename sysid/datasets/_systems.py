@@ -15,7 +15,8 @@ from ..core.iodata import IOData
 from ..core.lti import balanced_realization
 from ..core.lure import LureSystem
 
-__all__ = ["SimulatedData", "spiral_source", "center", "pendulum", "fourth_order_plant", "damped_oscillator"]
+__all__ = ["SimulatedData", "spiral_source", "center", "pendulum", "fourth_order_plant", "damped_oscillator",
+           "closed_loop_positioner"]
 
 
 @dataclass
@@ -334,3 +335,85 @@ def damped_oscillator(*, m: float = 1.0, gamma: float = 0.3, N: int = 1000, dt: 
         y = L.simulate(F[:, None])
         out.append(IOData(F, _noisy(y, noise_std, rng), dt=dt, input_names=["F"], output_names=["x"]))
     return SimulatedData(train=out[0], test=out[1], system=Gc, info=dict(m=m, gamma=gamma, dt=dt, forcing=forcing))
+
+
+def closed_loop_positioner(*, n_train: int = 4000, n_test: int = 4000, dt: float = 0.01, m: float = 2.0,
+                           viscous: float = 20.0, coulomb: float = 0.2, kp: float = 400.0, ki: float = 1000.0,
+                           amplitude: float = 0.1, noise_std: float = 2e-4, substeps: int = 10,
+                           seed: int | None = 0) -> SimulatedData:
+    """A mass with Coulomb and viscous friction, driven by a force, its position measured, under a PI
+    position loop — a marginally stable plant identified from closed-loop data.
+
+        m q̈ = F − c q̇ − F_c tanh(q̇ / v_ε),   v_ε = 1e-3 m/s (a smooth Coulomb law)
+        F(t_k) = k_p e_k + k_i dt Σ_{j≤k} e_j,   e_k = r_k − y_k,   y_k = q(t_k) + noise
+
+    The force is held between samples; the plant is integrated with ``substeps`` semi-implicit
+    Euler steps per sample. The controller sees the noisy measurement, so the input is
+    correlated with past output noise (closed loop). The reference is a smooth random
+    trajectory (low-pass filtered noise, peak ``amplitude``), independent between records.
+
+    Parameters
+    ----------
+    n_train, n_test : int
+        Samples of the training and the test record.
+    dt : float
+        Sampling period [s].
+    m, viscous, coulomb : float
+        Mass [kg], viscous friction c [N s/m], Coulomb friction F_c [N].
+    kp, ki : float
+        PI gains [N/m], [N/(m s)]; the loop m s³ + c s² + k_p s + k_i is stable for c k_p > m k_i.
+    amplitude : float
+        Peak of the reference [m].
+    noise_std : float
+        Standard deviation of the position measurement noise [m].
+    substeps : int
+        Integration steps per sample.
+    seed : int or None
+
+    Returns
+    -------
+    SimulatedData
+        ``train``/``test`` IOData (u: force [N], y: measured position [m]); ``system``: the
+        linear part 1/(s (m s + c)) as a continuous StateSpace (state (q, q̇)); ``info``: the
+        parameters, ``reference`` (r of each record), ``discrete`` (ZOH of the linear part at
+        dt: poles 1 and exp(−c dt/m)).
+    """
+    for name, value in dict(n_train=n_train, n_test=n_test, substeps=substeps).items():
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 10 and name != "substeps" \
+                or value < 1:
+            raise ValueError(f"{name} must be an int >= {1 if name == 'substeps' else 10}; got {value!r}.")
+    for name, value in dict(dt=dt, m=m, viscous=viscous, kp=kp, ki=ki, amplitude=amplitude).items():
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a finite number > 0; got {value!r}.")
+    if coulomb < 0 or noise_std < 0:
+        raise ValueError(f"coulomb and noise_std must be >= 0; got {coulomb} and {noise_std}.")
+    if not viscous * kp > m * ki:
+        raise ValueError(f"the PI loop is unstable: need viscous·kp > m·ki; got {viscous * kp:g} <= {m * ki:g}. "
+                         "Lower ki or raise kp.")
+    rng = np.random.default_rng(seed)
+    h = dt / substeps
+    v_eps = 1e-3
+    records, refs = [], []
+    for N in (n_train, n_test):
+        r = _filtered_noise(N, rng, 0.01)
+        r = amplitude * r / np.max(np.abs(r))
+        q = v = integ = 0.0
+        u = np.empty(N)
+        y = np.empty(N)
+        noise = noise_std * rng.standard_normal(N)
+        for k in range(N):
+            y[k] = q + noise[k]
+            e = r[k] - y[k]
+            integ += e * dt
+            F = kp * e + ki * integ
+            u[k] = F
+            for _ in range(substeps):
+                v += h * (F - viscous * v - coulomb * np.tanh(v / v_eps)) / m
+                q += h * v
+        records.append(IOData(u, y, dt=dt, input_names=["force"], output_names=["position"],
+                              input_units=["N"], output_units=["m"], name="closed-loop positioner"))
+        refs.append(r)
+    Gc = control.ss([[0.0, 1.0], [0.0, -viscous / m]], [[0.0], [1.0 / m]], [[1.0, 0.0]], [[0.0]])
+    info = dict(m=m, viscous=viscous, coulomb=coulomb, kp=kp, ki=ki, dt=dt, noise_std=noise_std,
+                reference=refs, discrete=control.c2d(Gc, dt, "zoh"))
+    return SimulatedData(train=records[0], test=records[1], system=Gc, info=info)

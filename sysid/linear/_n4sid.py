@@ -64,7 +64,7 @@ class N4SIDResult:
     feedback : dict
         The closed-loop check: ``"statistic"`` (N Σ r²_eu(τ), τ = 1 … ``"lags"``, between the
         innovations of a high-order ARX model and *future* inputs; χ² with lags·nu·ny degrees of
-        freedom in open loop), ``"pvalue"``, ``"closed_loop"`` (p < 1e-3).
+        freedom in open loop; τ starts at 0 with ``feedthrough=False``), ``"pvalue"``, ``"closed_loop"`` (p < 1e-3).
     """
 
     system: control.StateSpace
@@ -132,8 +132,9 @@ def _default_horizon(nx_needed: int, ny: int, nu: int, lengths: list[int]) -> in
     return s
 
 
-def _feedback_check(exps: list[IOData], lags: int = 20) -> dict:
-    """Correlation of high-order ARX innovations with future inputs (zero in open loop)."""
+def _feedback_check(exps: list[IOData], lags: int = 20, first: int = 1) -> dict:
+    """Correlation of high-order ARX innovations e(t) with inputs u(t + τ), τ = first … first + lags − 1
+    (zero in open loop; τ = 0 only for strictly proper plants, whose u(t) cannot react to e(t) in open loop)."""
     from scipy import stats
 
     from ._arx import arx
@@ -158,7 +159,7 @@ def _feedback_check(exps: list[IOData], lags: int = 20) -> dict:
         e = (e - e.mean(0)) / np.where(e.std(0) > 0, e.std(0), 1.0)
         u = (u - u.mean(0)) / np.where(u.std(0) > 0, u.std(0), 1.0)
         n = len(e)
-        for tau in range(1, lags + 1):
+        for tau in range(first, first + lags):
             r = e[: n - tau].T @ u[tau:] / n  # (ny, nu): e(t) against u(t + τ)
             stat += n * float(np.sum(r**2))
             peak = max(peak, float(np.max(np.abs(r))))
@@ -342,10 +343,9 @@ def n4sid(data, nx: int | None = None, *, horizon: int | None = None, weighting:
         return A, C
 
     def complete(A, C, records):
+        if integrator:  # (A, C) of the integrating model; B, D, x0 by least squares on y itself
+            A, _, C, _ = _add_integrators(A, np.zeros((A.shape[0], nu)), C, np.zeros((ny, nu)))
         B, D, x0s = fit_BD_x0(A, C, records, feedthrough=feedthrough)
-        if integrator:
-            A, B, C, D = _add_integrators(A, B, C, D)
-            x0s = [_integrator_x0(A, B, C, D, x, d) for x, d in zip(x0s, exps)]
         return A, B, C, D, x0s
 
     scores = {}
@@ -356,7 +356,7 @@ def n4sid(data, nx: int | None = None, *, horizon: int | None = None, weighting:
     A, C = realize(n_sub)
     A, B, C, D, x0s = complete(A, C, exps)
     system = control.ss(A, B, C, D, dt)
-    feedback = _feedback_check(work) if check_feedback else {}
+    feedback = _feedback_check(work, first=1 if feedthrough else 0) if check_feedback else {}
     if feedback.get("closed_loop"):
         warnings.warn(
             "the data look closed-loop: the input is correlated with past output innovations "
@@ -378,21 +378,6 @@ def _add_integrators(A0, B0, C0, D0):
     return A, B, C, D0.copy()
 
 
-def _integrator_x0(A, B, C, D, x_sub, d: IOData) -> np.ndarray:
-    """Initial state of the integrating model: the Δy-model's state from the difference fit (it
-    starts at sample 1), then the integrator state by least squares on the whole record."""
-    from ._sim import lsim
-
-    n, ny = A.shape[0] - d.ny, d.ny
-    # the Δy model's state at t = 0 is unknown; take the one at t = 1 propagated back is not unique,
-    # so fit both parts at once: y is linear in x0
-    free = batched_response(A, np.zeros((A.shape[0], A.shape[0], d.N)), np.eye(A.shape[0]), C=C)
-    O = free.transpose(2, 0, 1).reshape(d.N * ny, A.shape[0])
-    forced = lsim(A, B, C, D, d.u)
-    x0, *_ = np.linalg.lstsq(O, (d.y - forced).ravel(), rcond=None)
-    return x0
-
-
 def _choose_order(sv, max_sub, realize, complete, exps, val_exps, scores, n_int, nu, ny, feedthrough):
     """Order by BIC on the simulation error over 1 … max_sub (or by the validation error)."""
     from ._sim import lsim
@@ -405,8 +390,11 @@ def _choose_order(sv, max_sub, realize, complete, exps, val_exps, scores, n_int,
     rank = int(np.sum(sv > 1e-10 * sv[0])) if sv.size and sv[0] > 0 else 1
     for n in range(1, max(1, min(max_sub, rank)) + 1):
         try:
-            A, C = realize(n)
-            A, B, C, D, x0s = complete(A, C, exps)
+            with np.errstate(all="ignore"):
+                A, C = realize(n)
+                if not np.all(np.isfinite(A)) or np.max(np.abs(np.linalg.eigvals(A))) > 1.0 + 1e-6:
+                    continue  # an unstable candidate cannot be scored by its simulation error
+                A, B, C, D, x0s = complete(A, C, exps)
             if val_exps is not None:
                 from ..core.lure import LureSystem
                 lure = LureSystem.from_control(control.ss(A, B, C, D, exps[0].dt))
