@@ -1,6 +1,6 @@
 """Exceptions raised by sysid."""
 
-__all__ = ["ConvergenceError", "NotFittedError", "SolverError", "DivergenceError"]
+__all__ = ["ConvergenceError", "NotFittedError", "SolverError", "DivergenceError", "FitWarning"]
 
 
 class ConvergenceError(RuntimeError):
@@ -17,3 +17,7 @@ class SolverError(RuntimeError):
 
 class DivergenceError(RuntimeError):
     """Training diverged (NaN/inf or exploding loss); the best weights were restored."""
+
+
+class FitWarning(UserWarning):
+    """A fit finished but its result deserves a look (e.g. training did not improve on the start)."""

@@ -138,12 +138,14 @@ def test_burn_in_windows_and_state():
     assert est.history_.loss[-1] < 0.5 * est.history_.loss[0]
     # the windows: 10 past inputs before each 20-sample window; the loss sees only the window
     un, yn = (d.u - est.u_mean_) / est.u_std_, (d.y - est.y_mean_) / est.y_std_
-    (w,) = est._make_windows([(un, yn)], x0="zero", dtype=torch.float64, device="cpu")
-    starts = range(10, 100 - 20 + 1, 20)
-    assert tuple(w.u.shape) == (len(starts), 30, 1) and tuple(w.y.shape) == (len(starts), 20, 1)
+    from sysid.training import BurnIn, Truncated, cut_windows
+
+    (w,) = cut_windows([(un, yn)], loss=Truncated(20), x0=BurnIn(10))
+    starts = [10, 30, 50, 70, 80]  # the last window is aligned with the end of the record
+    assert tuple(w.u.shape) == (len(starts), 30, 1) and tuple(w.scored_y.shape) == (len(starts), 20, 1)
     for b, a in enumerate(starts):
         np.testing.assert_array_equal(w.u[b].numpy(), un[a - 10:a + 20])
-        np.testing.assert_array_equal(w.y[b].numpy(), yn[a:a + 20])
+        np.testing.assert_array_equal(w.scored_y[b].numpy(), yn[a:a + 20])
     # the state after a burn-in window continues the simulation exactly
     x = est.burn_in_state(d.u[:40])
     np.testing.assert_allclose(est.simulate(d.u[40:], x0=x), est.simulate(d.u)[40:], rtol=1e-10, atol=1e-12)
@@ -153,11 +155,11 @@ def test_burn_in_windows_and_state():
 
 def test_estimator_parameter_errors():
     d = data(N=60)
-    with pytest.raises(ValueError, match="cannot be 'measured'"):
+    with pytest.raises(ValueError, match="x0='measured' needs the state to be the output"):
         LSTM(x0="measured", epochs=1).fit(d)
-    with pytest.raises(ValueError, match=r"'x0' parameter of LSTM must be one of \('fit', 'zero', 'burn_in', 'simulated'\)"):
+    with pytest.raises(ValueError, match=r"'x0' parameter of LSTM must be one of \['auto', 'zero', 'measured', 'fit', 'simulated'"):
         LSTM(x0="warm", epochs=1).fit(d)
-    with pytest.raises(ValueError, match="shorter than burn_in \\+ horizon"):
+    with pytest.raises(ValueError, match="no window fits in the records"):
         LSTM(x0="burn_in", burn_in=50, horizon=20, epochs=1).fit(d)
     with pytest.raises(ValueError, match="'n_units' parameter of LSTM"):
         LSTM(n_units=0, epochs=1).fit(d)

@@ -147,9 +147,11 @@ def test_other_initial_state_strategies_train(x0):
 def test_burn_in_windows_skip_the_past():
     data = plant_data(1, 1, N=100)
     est = REN(nx=2, nv=3, epochs=0, horizon=30, burn_in=7, x0="burn_in", seed=0).fit(data)
-    (w,) = est._make_windows(est._records([data]), x0="zero", dtype=__import__("torch").float64, device="cpu")
-    assert w.u.shape == (3, 37, 1) and w.y.shape == (3, 30, 1)  # starts 7, 37, 67 (67 + 30 <= 100)
-    np.testing.assert_allclose(w.y[1, 0, 0].item(), (data.y[37, 0] - est.y_mean_[0]) / est.y_std_[0])
+    from sysid.training import BurnIn, Truncated, cut_windows
+
+    (w,) = cut_windows(est._records([data]), loss=Truncated(30), x0=BurnIn(7))
+    assert w.u.shape == (4, 37, 1) and w.scored_y.shape == (4, 30, 1)  # starts 7, 37, 67 and 70 (aligned to the end)
+    np.testing.assert_allclose(w.scored_y[1, 0, 0].item(), (data.y[37, 0] - est.y_mean_[0]) / est.y_std_[0])
     np.testing.assert_allclose(w.u[1, 0, 0].item(), (data.u[30, 0] - est.u_mean_[0]) / est.u_std_[0])
 
 
@@ -183,8 +185,10 @@ def test_save_load_round_trip(tmp_path):
     (dict(rate=1.2), r"'rate' parameter of REN .* must be in \(0, 1\]"),
     (dict(rate=-0.5), r"must be in \(0, 1\]"),
     (dict(lr=-1.0), "The 'lr' parameter of REN must be > 0. Got -1.0 instead."),
-    (dict(burn_in=500, x0="burn_in"), r"every record \(240 samples or fewer\) is shorter than burn_in \+ horizon = 500 \+ 40"),
-    (dict(x0="measured"), r"'x0' parameter of REN must be one of \('simulated', 'burn_in', 'fit', 'zero'\)"),
+    (dict(burn_in=500, x0="burn_in"), r"no window fits in the records \(lengths \[240\]\)"),
+    (dict(x0="measured"), r"x0='measured' needs the state to be the output"),
+    (dict(x0="warm"), r"'x0' parameter of REN must be one of \['auto', 'zero', 'measured', 'fit', 'simulated', "
+                      r"'burn_in', 'encoder'\]"),
     (dict(init="lstsq"), "'init' parameter of REN must be one of"),
     (dict(burn_in=-1), "'burn_in' parameter of REN must be an int >= 0"),
     (dict(x0="burn_in", horizon=1), "'horizon' parameter of REN must be an int >= 2"),

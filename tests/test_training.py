@@ -87,7 +87,7 @@ def test_early_stopping_and_loss_threshold():
     est = NeuralNetStep(nx=2, hidden=8, epochs=500, lr=0.05, patience=3, loss="simulation", seed=0).fit(train_d, val=val_d)
     h = est.history_
     assert h.stopped in ("early_stopping", "max_iter") and len(h.val_loss) == len(h.loss)
-    assert h.best_loss == pytest.approx(min(h.val_loss))
+    assert h.best_loss == pytest.approx(min([h.initial_loss, *h.val_loss]))  # the start counts too
     est = NeuralNetStep(nx=2, epochs=500, loss_threshold=0.5, seed=0).fit(d)
     assert est.history_.stopped == "loss_threshold" and est.history_.loss[-1] < 0.5
 
@@ -144,8 +144,9 @@ def test_bad_parameters():
         NeuralNetStep(device="cuda").fit(d)
     with pytest.raises(ValueError, match="needs horizon"):
         make_windows([(np.ones((5, 1)), np.ones((5, 1)))], loss="truncated")
-    with pytest.raises(ValueError, match="shorter than the window"):
-        make_windows([(np.ones((5, 1)), np.ones((5, 1)))], loss="truncated", horizon=10)
+    # a record shorter than the horizon is one window, whole
+    (w,) = make_windows([(np.ones((5, 1)), np.ones((5, 1)))], loss="truncated", horizon=10)
+    assert tuple(w.u.shape) == (1, 5, 1)
     from sysid.models.step import StepModule
 
     hidden_state = StepModule(2, 1, 1, full_state=False).double()
@@ -167,7 +168,7 @@ def test_neural_ode_vector_field_matches_the_lure_export():
     from sysid.estimators import NeuralODE
 
     d = plant_data(N=40)
-    est = NeuralODE(nx=2, hidden=5, epochs=2, normalize="standard").fit(d)
+    est = NeuralODE(nx=2, hidden=5, epochs=2, substeps=10, normalize="standard").fit(d)
     lure = est.to_lure()
     assert lure.is_continuous
     rng = np.random.default_rng(0)
@@ -217,7 +218,7 @@ def test_neural_ode_on_irregular_samples():
     y = est.simulate(np.zeros((25, 0)), x0=d.train[0].y[0], t=t)
     y_lure = est.to_lure().simulate(np.zeros((25, 0)), d.train[0].y[0], t=t)
     np.testing.assert_allclose(y_lure, y, atol=1e-7)
-    with pytest.raises(ValueError, match="discrete-time model"):
+    with pytest.raises(ValueError, match="discrete-time model|fixed sampling period"):
         compare(NeuralNetStep(epochs=1, loss="simulation").fit(datasets.spiral_source().train), d.train[0])
     with pytest.raises(ValueError, match="uniformly sampled records"):
         NeuralNetStep(epochs=1).fit(d.train)
@@ -259,7 +260,8 @@ def test_simulated_window_states_reproduce_the_whole_record(module_name, loss):
     of the whole record (the oracle: one simulation from rest)."""
     from sysid.models import LSTMModule, RENModule
     from sysid.models.step import StepModule
-    from sysid.training._engine import _loss, _simulated_states
+    from sysid.training import KStep, Truncated
+    from sysid.training._engine import _loss, _refresh
 
     torch.manual_seed(0)
     module = {"ren": lambda: RENModule(1, 2, nx=3, nv=4, seed=0, init="random"),
@@ -268,22 +270,24 @@ def test_simulated_window_states_reproduce_the_whole_record(module_name, loss):
     rng = np.random.default_rng(0)
     recs = [(rng.normal(size=(N, 1)), rng.normal(size=(N, 2))) for N in (37, 53, 53)]
     windows = make_windows(recs, loss=loss, horizon=10, x0="simulated")
-    states = _simulated_states(module, windows)
+    _refresh(module, windows)
+    states = [w.simulated for w in windows]
     with torch.no_grad():
         errs = []
         for u, y in recs:
             y_full = module(torch.tensor(u)[None], torch.zeros(1, module.nx, dtype=torch.float64))[0].numpy()
-            stride = 10 if loss == "truncated" else 1
-            for a in range(0, len(u) - 10 + 1, stride):
+            layout = (Truncated(10) if loss == "truncated" else KStep(10)).layout(0, len(u))
+            assert all(T == 10 for _, T in layout) and layout[-1][0] == len(u) - 10  # the end is scored
+            for a, _ in layout:
                 errs.append((y_full[a:a + 10] - y[a:a + 10]) ** 2)
         expected = np.mean(np.concatenate(errs))
-        got = float(_loss(module, windows, states))
+        got = float(_loss(module, windows))
     np.testing.assert_allclose(got, expected, rtol=1e-12)
     assert states[0].shape == (len(windows[0]), module.nx)
 
 
 def test_simulated_states_need_forward_states_and_regular_samples():
-    from sysid.training._engine import _simulated_states
+    from sysid.training import Simulated
 
     class Plain(torch.nn.Module):
         nx, nu, ny = 1, 1, 1
@@ -292,8 +296,10 @@ def test_simulated_states_need_forward_states_and_regular_samples():
             return u
 
     w = make_windows([(np.ones((20, 1)), np.ones((20, 1)))], loss="truncated", horizon=5, x0="simulated")
-    with pytest.raises(ValueError, match="needs a module with forward_states"):
-        _simulated_states(Plain(), w)
+    with pytest.raises(TypeError, match="has no forward_states"):
+        Simulated().check(Plain())
+    with pytest.raises(TypeError, match="has no forward_states"):
+        train(Plain(), w, TrainConfig(epochs=1))
     with pytest.raises(ValueError, match="needs regularly sampled records"):
         make_windows([(np.ones((20, 1)), np.ones((20, 1)), np.ones(19))], loss="truncated", horizon=5,
                      x0="simulated")
@@ -301,7 +307,8 @@ def test_simulated_states_need_forward_states_and_regular_samples():
 
 def test_simulated_x0_trains_a_hidden_state_model():
     d = plant_data()
-    start = NeuralNetStep(nx=3, hidden=8, epochs=0, x0="simulated", seed=0).fit(d)
-    est = NeuralNetStep(nx=3, hidden=8, epochs=30, x0="simulated", seed=0).fit(d)
+    kw = dict(nx=3, hidden=8, x0="simulated", init="random", val_fraction=0.0, lr=1e-2, batch_size=4, seed=0)
+    start = NeuralNetStep(epochs=0, **kw).fit(d)
+    est = NeuralNetStep(epochs=30, **kw).fit(d)
     mse = [np.mean((e.simulate(d.u) - d.y) ** 2) for e in (start, est)]
     assert mse[1] < 0.3 * mse[0]

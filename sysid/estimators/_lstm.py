@@ -11,7 +11,6 @@ from ._neural_base import NeuralEstimator
 
 __all__ = ["LSTM", "linearize_lstm"]
 
-_X0 = ("fit", "zero", "burn_in", "simulated")
 
 
 def linearize_lstm(module, u0=None, **kwargs) -> control.StateSpace:
@@ -37,26 +36,14 @@ class LSTM(NeuralEstimator):
         Hidden units per layer.
     layers : int
         Stacked LSTM layers.
-    epochs, lr, optimizer, loss, horizon, batch_size, loss_threshold, patience, clip_grad
-        Training settings (:class:`sysid.training.TrainConfig`; ``loss`` in ``"simulation"``,
-        ``"truncated"`` (windows of ``horizon`` samples), ``"kstep"``).
-    x0 : {"fit", "zero", "burn_in", "simulated"}
-        Initial state of each training window: one trainable (h, c) per window (``"fit"``),
-        the state the current LSTM reaches there from rest (``"simulated"``, truncated
-        back-propagation through time),
-        zero, or (``"burn_in"``) zero ``burn_in`` samples *before* the window, the LSTM running
-        over that past input with those samples left out of the loss — the way the model is
-        then used: ``compare(est, data, skip=burn_in)`` or ``simulate(u, x0=est.burn_in_state(u_past))``.
-    burn_in : int
-        Samples of past data that set the state when ``x0="burn_in"``.
-    normalize : {"standard", "scale", None}
-        Normalization of u and y (exported models are in physical units either way).
-    seed : int or None
-        Seeds the initialization and the batch order.
-    dtype : {"float64", "float32"}
-    device : str, optional
-    progress : bool
-        Show a progress bar.
+    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
+    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
+        The shared training settings, declared once in :class:`sysid.training.TrainConfig`
+        (docs/training.md). An LSTM has no linear part to start from, so ``init`` is
+        ``"random"`` (torch's initialization); ``x0="auto"`` starts every window from the state
+        the LSTM reaches there (``"simulated"``); ``"burn_in"`` runs it over ``burn_in`` past
+        samples first — the way it is then used: ``compare(est, data, skip=burn_in)`` or
+        ``simulate(u, x0=est.burn_in_state(u_past))``.
 
     Examples
     --------
@@ -69,18 +56,12 @@ class LSTM(NeuralEstimator):
 
     _owner = "LSTM"
 
-    def __init__(self, n_units: int = 16, *, layers: int = 1, epochs: int = 300, lr: float = 1e-2,
-                 optimizer: str = "adam", loss: str = "truncated", horizon: int | None = 50,
-                 batch_size: int | None = None, loss_threshold: float | None = None, patience: int | None = None,
-                 clip_grad: float | None = 10.0, x0: str = "fit", burn_in: int = 20,
-                 normalize: str | None = "standard", seed: int | None = 0, dtype: str = "float64",
-                 device: str | None = None, progress: bool = False):
+    _train_defaults = {"init": "random"}
+    _inits = ("random",)
+
+    def __init__(self, n_units: int = 16, *, layers: int = 1, **settings):
         self.n_units, self.layers = n_units, layers
-        self.epochs, self.lr, self.optimizer, self.loss, self.horizon = epochs, lr, optimizer, loss, horizon
-        self.batch_size, self.loss_threshold = batch_size, loss_threshold
-        self.patience, self.clip_grad = patience, clip_grad
-        self.x0, self.burn_in = x0, burn_in
-        self.normalize, self.seed, self.dtype, self.device, self.progress = normalize, seed, dtype, device, progress
+        super().__init__(**settings)
 
     # ------------------------------------------------------------------ hooks of NeuralEstimator
     def _build_module(self, nu: int, ny: int):
@@ -88,12 +69,6 @@ class LSTM(NeuralEstimator):
 
         check_int(self.n_units, "n_units", self._owner)
         check_int(self.layers, "layers", self._owner)
-        check_int(self.burn_in, "burn_in", self._owner)
-        if self.x0 == "measured":
-            raise ValueError("The 'x0' parameter of LSTM cannot be 'measured' (the state (h, c) is not the output); "
-                             "use 'fit', 'zero' or 'burn_in'.")
-        if self.x0 not in _X0:
-            raise ValueError(f"The 'x0' parameter of LSTM must be one of {_X0}. Got {self.x0!r} instead.")
         return LSTMModule(nu, ny, n_units=self.n_units, layers=self.layers)
 
     # ------------------------------------------------------------------ export

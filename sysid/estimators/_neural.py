@@ -1,4 +1,5 @@
-"""The one-step estimators of the seed study: :class:`NeuralNetStep` and :class:`MatrixStep`."""
+"""Neural and matrix state-space estimators: :class:`NeuralNetStep`, :class:`MatrixStep`,
+:class:`NeuralODE`, :class:`NeuralODEMatrix`."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from scipy.linalg import logm
 
 from ..core.lure import LureSystem
 from ._base import check_int
-from ._neural_base import NeuralEstimator
+from ._neural_base import NeuralEstimator, discrete_to_continuous, linear_start
 
-__all__ = ["NeuralNetStep", "MatrixStep"]
+__all__ = ["NeuralNetStep", "MatrixStep", "NeuralODE", "NeuralODEMatrix"]
 
 
 class _StepEstimator(NeuralEstimator):
@@ -21,16 +22,29 @@ class _StepEstimator(NeuralEstimator):
     def _nx(self, ny: int) -> int:
         return ny if self.nx is None else self.nx
 
-    def _module_lure(self) -> LureSystem:
-        return self.module_.to_lure(self.dt_)
+    def _is_full(self, nx: int, ny: int) -> bool:
+        return self.nx is None or (nx == ny and not self.feedthrough)
+
+    def _linear_model(self, module, records):
+        full = self._is_full(module.nx, module.ny)
+        return linear_start(records, module.nx, full_state=full, feedthrough=bool(self.feedthrough), dt=self.dt_)
+
+    def _init_linear(self, module, records, generator) -> None:
+        A, B, C, D = self._linear_model(module, records)
+        module.init_linear(A, B, C, D, generator=generator)
 
 
 class NeuralNetStep(_StepEstimator):
-    """The seed's one-step network x(k+1) = W2 tanh(W1 x(k) + U u(k) + b1) + b2.
+    """One-step neural state-space model x(k+1) = [x(k)] + [A x(k) + B u(k)] + W2 tanh(W1 x(k) + U u(k) + b1) + b2.
 
     With ``nx=None`` (default) the state is the output (y = x, the seed's full-state case) and
     each training window starts from the measured output. With ``nx > ny`` the output is
-    y = C x (+ D u) and each window's initial state is fitted with the weights.
+    y = C x (+ D u), and each window starts from the state the model reaches there (``x0="auto"``).
+
+    With ``init="linear"`` (default) the model has the linear part A x + B u and starts as the
+    linear model fitted to the data (N4SID of order nx, or least squares when y = x), the
+    network adding nothing at first; ``init="random"`` is the seed's network alone, weights
+    N(0, init_std²), biases 0.
 
     Parameters
     ----------
@@ -39,36 +53,33 @@ class NeuralNetStep(_StepEstimator):
     hidden : int
         Neurons of the hidden layer.
     init_std : float
-        Standard deviation of the initial weights (the seed: 0.01); biases start at 0.
+        Standard deviation of the initial weights with ``init="random"`` (the seed: 0.01).
     feedthrough : bool
         A direct term D (only with nx > ny).
     residual : bool
-        x(k+1) = x(k) + W2 tanh(...) + b2 (A = I in the Lur'e form): suits finely sampled plants.
-    epochs, lr, optimizer, loss, horizon, batch_size, loss_threshold, patience, clip_grad
-        Training (see :class:`sysid.training.TrainConfig`); ``loss`` is "simulation",
-        "truncated" (windows of ``horizon`` samples) or "kstep".
-    x0 : {"auto", "zero", "fit", "measured", "simulated"}
-        Initial state of each training window ("auto": measured for full-state models, else fit;
-        "simulated": the state the current model reaches there from rest, truncated
-        back-propagation through time — see :class:`sysid.training.Windows`).
-    normalize : {"standard", "scale", None}
-    seed, dtype, device, progress
+        x(k+1) = x(k) + ... (an identity in A): suits finely sampled plants.
+    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
+    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
+        The shared training settings, declared once in :class:`sysid.training.TrainConfig`
+        (see there and docs/training.md).
+
+    Examples
+    --------
+    >>> from sysid import datasets
+    >>> from sysid.estimators import NeuralNetStep
+    >>> d = datasets.fourth_order_plant(N=300, n_test=50)
+    >>> est = NeuralNetStep(nx=4, epochs=3).fit(d.train)
+    >>> est.simulate(d.test.u).shape
+    (50, 1)
     """
 
     _owner = "NeuralNetStep"
 
-    def __init__(self, nx: int | None = None, *, hidden: int = 16, init_std: float = 0.01, feedthrough: bool = False,
-                 residual: bool = False,
-                 epochs: int = 300, lr: float = 1e-2, optimizer: str = "adam", loss: str = "truncated",
-                 horizon: int | None = 20, batch_size: int | None = None, loss_threshold: float | None = None,
-                 patience: int | None = None, clip_grad: float | None = 10.0, x0: str = "auto",
-                 normalize: str | None = "standard", seed: int | None = 0, dtype: str = "float64",
-                 device: str | None = None, progress: bool = False):
+    def __init__(self, nx: int | None = None, *, hidden: int = 32, init_std: float = 0.01, feedthrough: bool = False,
+                 residual: bool = False, **settings):
         self.nx, self.hidden, self.init_std, self.feedthrough = nx, hidden, init_std, feedthrough
         self.residual = residual
-        self.epochs, self.lr, self.optimizer, self.loss, self.horizon = epochs, lr, optimizer, loss, horizon
-        self.batch_size, self.loss_threshold, self.patience, self.clip_grad = batch_size, loss_threshold, patience, clip_grad
-        self.x0, self.normalize, self.seed, self.dtype, self.device, self.progress = x0, normalize, seed, dtype, device, progress
+        super().__init__(**settings)
 
     def _build_module(self, nu: int, ny: int):
         from ..models.step import StepModule
@@ -76,39 +87,56 @@ class NeuralNetStep(_StepEstimator):
         check_int(self.hidden, "hidden", self._owner)
         check_int(self.nx, "nx", self._owner, allow_none=True)
         nx = self._nx(ny)
-        full = self.nx is None or (nx == ny and not self.feedthrough)
+        full = self._is_full(nx, ny)
         if not full and nx < ny:
             raise ValueError(f"The 'nx' parameter of NeuralNetStep must be >= ny = {ny}. Got {nx} instead.")
         return StepModule(nx, nu, ny, hidden=self.hidden, full_state=full, feedthrough=self.feedthrough,
-                          init_std=self.init_std, residual=self.residual)
+                          init_std=self.init_std, residual=self.residual, linear=self.init == "linear")
+
+
+_LINEAR_SEED = dict(optimizer="lbfgs", lr=1.0, loss="simulation", epochs=50, normalize="scale", batch_size=None,
+                    val_fraction=0.0, patience=None, clip_grad=None, horizon=None)
 
 
 class MatrixStep(_StepEstimator):
     """The seed's matrix model x(k+1) = B̂ x(k) (+ B̂u u(k)), y = x (or y = C x with ``nx > ny``).
 
-    Trained in float64 with L-BFGS by default. ``B_hat_`` is B̂ in the exported (physical)
-    coordinates; ``linearize().A`` equals it exactly and ``continuous_A_`` = logm(B̂)/Δt.
+    Trained in float64 with L-BFGS on whole records by default (its ``_train_defaults``);
+    ``init="linear"`` starts from least squares (y = x) or N4SID, ``"random"`` from B̂ = I.
+    ``B_hat_`` is B̂ in the exported (physical) coordinates; ``linearize().A`` equals it exactly
+    and ``continuous_A_`` = logm(B̂)/Δt.
+    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
+    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
+        The shared training settings, declared once in :class:`sysid.training.TrainConfig`
+        (see there and docs/training.md).
     """
 
     _owner = "MatrixStep"
+    _train_defaults = _LINEAR_SEED
 
-    def __init__(self, nx: int | None = None, *, feedthrough: bool = False, epochs: int = 50, lr: float = 1.0,
-                 optimizer: str = "lbfgs", loss: str = "simulation", horizon: int | None = None,
-                 batch_size: int | None = None, loss_threshold: float | None = None, patience: int | None = None,
-                 clip_grad: float | None = None, x0: str = "auto", normalize: str | None = "scale",
-                 seed: int | None = 0, dtype: str = "float64", device: str | None = None, progress: bool = False):
+    def __init__(self, nx: int | None = None, *, feedthrough: bool = False, **settings):
         self.nx, self.feedthrough = nx, feedthrough
-        self.epochs, self.lr, self.optimizer, self.loss, self.horizon = epochs, lr, optimizer, loss, horizon
-        self.batch_size, self.loss_threshold, self.patience, self.clip_grad = batch_size, loss_threshold, patience, clip_grad
-        self.x0, self.normalize, self.seed, self.dtype, self.device, self.progress = x0, normalize, seed, dtype, device, progress
+        super().__init__(**settings)
 
     def _build_module(self, nu: int, ny: int):
         from ..models.step import MatrixStepModule
 
         check_int(self.nx, "nx", self._owner, allow_none=True)
         nx = self._nx(ny)
-        full = self.nx is None or (nx == ny and not self.feedthrough)
-        return MatrixStepModule(nx, nu, ny, full_state=full, feedthrough=self.feedthrough)
+        return MatrixStepModule(nx, nu, ny, full_state=self._is_full(nx, ny), feedthrough=self.feedthrough)
+
+    def _init_linear(self, module, records, generator) -> None:
+        import torch
+
+        A, B, C, D = self._linear_model(module, records)
+        with torch.no_grad():
+            t = lambda a: torch.as_tensor(a, dtype=module.B_hat.dtype)  # noqa: E731
+            module.B_hat.copy_(t(A))
+            module.B_u.copy_(t(B))
+            if isinstance(module.C, torch.nn.Parameter):
+                module.C.copy_(t(C))
+            if module.D is not None:
+                module.D.copy_(t(D))
 
     @property
     def B_hat_(self) -> np.ndarray:
@@ -125,36 +153,41 @@ class MatrixStep(_StepEstimator):
 class _ODEEstimator(_StepEstimator):
     _irregular_ok = True
 
-    def _module_lure(self) -> LureSystem:
-        return self.module_.to_lure()
-
 
 class NeuralODE(_ODEEstimator):
-    """Continuous-time neural state-space model ẋ = W2 tanh(W1 x + U u + b1) + b2, y = x or C x.
+    """Continuous-time neural state-space model ẋ = [A x + B u] + W2 tanh(W1 x + U u + b1) + b2, y = x or C x.
 
-    Trained on uniformly sampled data by integrating each sample interval (input held:
-    ``hold="zoh"``, or linearly interpolated: ``"foh"``) with torchdiffeq — fixed-step RK4 with
-    ``substeps`` steps per interval by default, or adaptive ``dopri5`` (``adjoint=True`` for the
-    adjoint gradients). Irregularly sampled records (IOData with ``t``) are accepted: each
-    interval is integrated over its own length, and ``simulate(u, t=...)`` takes sample times.
-    ``to_lure()`` is a continuous LureSystem (dt = 0) and ``linearize()`` a continuous
-    StateSpace. Other parameters as :class:`NeuralNetStep`.
+    Each sample interval is integrated with the input held (``hold="zoh"``) or interpolated
+    linearly (``"foh"``): fixed-step RK4 with ``substeps`` steps per interval by default (a
+    plain loop), or adaptive ``dopri5`` from torchdiffeq (``adjoint=True`` for adjoint
+    gradients). Irregularly sampled records (IOData with ``t``) are accepted, and
+    ``simulate(u, t=...)`` takes sample times. With ``init="linear"`` (default) the model has
+    the linear part A x + B u and starts as the continuous-time equivalent (ZOH) of the linear
+    model fitted to the data. ``to_lure()`` is a continuous LureSystem (dt = 0) and
+    ``linearize()`` a continuous StateSpace.
+
+    Parameters
+    ----------
+    nx, hidden, init_std, feedthrough
+        As :class:`NeuralNetStep`.
+    method : {"rk4", "euler", "dopri5"}
+    substeps : int
+        Fixed steps per sample interval.
+    hold : {"zoh", "foh"}
+    adjoint : bool
+    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
+    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
+        The shared training settings, declared once in :class:`sysid.training.TrainConfig`
+        (see there and docs/training.md).
     """
 
     _owner = "NeuralODE"
 
-    def __init__(self, nx: int | None = None, *, hidden: int = 16, init_std: float = 0.1, feedthrough: bool = False,
-                 method: str = "rk4", substeps: int = 4, hold: str = "zoh", adjoint: bool = False,
-                 epochs: int = 300, lr: float = 5e-2, optimizer: str = "adam", loss: str = "simulation",
-                 horizon: int | None = None, batch_size: int | None = None, loss_threshold: float | None = None,
-                 patience: int | None = None, clip_grad: float | None = 10.0, x0: str = "auto",
-                 normalize: str | None = "scale", seed: int | None = 0, dtype: str = "float64",
-                 device: str | None = None, progress: bool = False):
+    def __init__(self, nx: int | None = None, *, hidden: int = 32, init_std: float = 0.1, feedthrough: bool = False,
+                 method: str = "rk4", substeps: int = 1, hold: str = "zoh", adjoint: bool = False, **settings):
         self.nx, self.hidden, self.init_std, self.feedthrough = nx, hidden, init_std, feedthrough
         self.method, self.substeps, self.hold, self.adjoint = method, substeps, hold, adjoint
-        self.epochs, self.lr, self.optimizer, self.loss, self.horizon = epochs, lr, optimizer, loss, horizon
-        self.batch_size, self.loss_threshold, self.patience, self.clip_grad = batch_size, loss_threshold, patience, clip_grad
-        self.x0, self.normalize, self.seed, self.dtype, self.device, self.progress = x0, normalize, seed, dtype, device, progress
+        super().__init__(**settings)
 
     def _build_module(self, nu: int, ny: int):
         from ..models.node import NeuralODEModule
@@ -162,63 +195,61 @@ class NeuralODE(_ODEEstimator):
         check_int(self.hidden, "hidden", self._owner)
         check_int(self.substeps, "substeps", self._owner)
         nx = self._nx(ny)
-        full = self.nx is None or (nx == ny and not self.feedthrough)
-        # time is measured in sample periods inside the module; the export rescales it
-        return NeuralODEModule(nx, nu, ny, dt=1.0, hidden=self.hidden, full_state=full, feedthrough=self.feedthrough,
-                               method=self.method, substeps=self.substeps, hold=self.hold, adjoint=self.adjoint,
-                               init_std=self.init_std)
+        # time is measured in sample periods inside the module; to_lure(dt_) rescales it
+        return NeuralODEModule(nx, nu, ny, dt=1.0, hidden=self.hidden, full_state=self._is_full(nx, ny),
+                               feedthrough=self.feedthrough, method=self.method, substeps=self.substeps,
+                               hold=self.hold, adjoint=self.adjoint, init_std=self.init_std,
+                               linear=self.init == "linear")
 
-    def _module_lure(self) -> LureSystem:
-        # the module's clock counts samples (dt = 1): in seconds the vector field is f / dt
-        lure = self.module_.to_lure()
-        s = 1.0 / self.dt_
-        return LureSystem(A=s * lure.A, B1=s * lure.B1, B2=s * lure.B2, C1=lure.C1, D12=lure.D12, C2=lure.C2,
-                          D22=lure.D22, bx=s * lure.bx, bv=lure.bv, delta=lure.delta, dt=0.0)
+    def _init_linear(self, module, records, generator) -> None:
+        A, B, C, D = self._linear_model(module, records)
+        Ac, Bc = discrete_to_continuous(A, B)
+        module.init_linear(Ac, Bc, C, D, generator=generator)
 
 
 class NeuralODEMatrix(_ODEEstimator):
     """The linear vector field ẋ = M x (+ N u), fitted through its exact ZOH discretization
     (matrix exponential, no integration bias) with L-BFGS in float64; ``M_`` is M in the
-    exported coordinates."""
+    exported coordinates. ``init="linear"`` starts from the continuous-time equivalent of the
+    least-squares (y = x) or N4SID model.
+    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
+    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
+        The shared training settings, declared once in :class:`sysid.training.TrainConfig`
+        (see there and docs/training.md).
+    """
 
     _owner = "NeuralODEMatrix"
     _irregular_ok = False  # the exact discretization assumes one sampling period
+    _train_defaults = _LINEAR_SEED
 
-    def __init__(self, nx: int | None = None, *, feedthrough: bool = False, epochs: int = 50, lr: float = 1.0,
-                 optimizer: str = "lbfgs", loss: str = "simulation", horizon: int | None = None,
-                 batch_size: int | None = None, loss_threshold: float | None = None, patience: int | None = None,
-                 clip_grad: float | None = None, x0: str = "auto", normalize: str | None = "scale",
-                 seed: int | None = 0, dtype: str = "float64", device: str | None = None, progress: bool = False):
+    def __init__(self, nx: int | None = None, *, feedthrough: bool = False, **settings):
         self.nx, self.feedthrough = nx, feedthrough
-        self.epochs, self.lr, self.optimizer, self.loss, self.horizon = epochs, lr, optimizer, loss, horizon
-        self.batch_size, self.loss_threshold, self.patience, self.clip_grad = batch_size, loss_threshold, patience, clip_grad
-        self.x0, self.normalize, self.seed, self.dtype, self.device, self.progress = x0, normalize, seed, dtype, device, progress
+        super().__init__(**settings)
 
     def _build_module(self, nu: int, ny: int):
         from ..models.node import NeuralODEMatrixModule
 
         check_int(self.nx, "nx", self._owner, allow_none=True)
         nx = self._nx(ny)
-        full = self.nx is None or (nx == ny and not self.feedthrough)
-        return NeuralODEMatrixModule(nx, nu, ny, dt=self.dt_, full_state=full, feedthrough=self.feedthrough)
+        return NeuralODEMatrixModule(nx, nu, ny, dt=self.dt_, full_state=self._is_full(nx, ny),
+                                     feedthrough=self.feedthrough)
 
-    def _init_module(self, module, records) -> None:
-        """Start from logm of the least-squares one-step transition (full-state data): for
-        noise-free data this is already the answer, and it avoids the local minima of the
-        matrix-exponential fit for fast rotations."""
+    def _init_linear(self, module, records, generator) -> None:
+        """Start from logm of the linear model's transition: for noise-free full-state data this is
+        already the answer, and it avoids the local minima of the matrix-exponential fit for fast
+        rotations."""
         import torch
 
-        if not self._full_state:
-            return
-        X0 = np.concatenate([y[:-1] for _, y in records])
-        X1 = np.concatenate([y[1:] for _, y in records])
-        U0 = np.concatenate([u[:-1] for u, _ in records])
-        theta = np.linalg.lstsq(np.hstack([X0, U0]), X1, rcond=None)[0].T
-        Ad = theta[:, : X0.shape[1]]
-        L = logm(Ad)
-        if np.all(np.isfinite(L)) and np.abs(np.imag(L)).max() < 1e-8:
-            with torch.no_grad():
-                module.M.copy_(torch.as_tensor(np.real(L) / self.dt_, dtype=module.M.dtype))
+        A, B, C, D = self._linear_model(module, records)
+        Ac, Bc = discrete_to_continuous(A, B)
+        with torch.no_grad():
+            t = lambda a: torch.as_tensor(a, dtype=module.M.dtype)  # noqa: E731
+            module.M.copy_(t(Ac) / self.dt_)
+            module.N.copy_(t(Bc) / self.dt_)
+            if isinstance(module.C, torch.nn.Parameter):
+                module.C.copy_(t(C))
+            if module.D is not None:
+                module.D.copy_(t(D))
 
     @property
     def M_(self) -> np.ndarray:

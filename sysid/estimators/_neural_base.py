@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.lure import LureSystem
-from ._base import BaseEstimator, check_int, check_positive
+from ..exceptions import FitWarning
+from ..training._config import TrainConfig
+from ._base import BaseEstimator
 
-__all__ = ["NeuralEstimator", "fold_normalization"]
-
-_NORMALIZE = ("standard", "scale", None)
+__all__ = ["NeuralEstimator", "fold_normalization", "linear_start", "discrete_to_continuous"]
 
 
 def fold_normalization(lure: LureSystem, *, u_mean, u_std, y_mean, y_std, x_scale=None, x_shift=None) -> LureSystem:
@@ -39,111 +39,167 @@ def fold_normalization(lure: LureSystem, *, u_mean, u_std, y_mean, y_std, x_scal
                       nx=lure.nx, nu=lure.nu, nv=lure.nv, ny=lure.ny)
 
 
-def _burn_in_view(module, k: int):
-    """A view of a sequence module (shared parameters) that runs over k burn-in samples first
-    and returns the outputs after them."""
-    from torch import nn
+def linear_start(records, nx: int, *, full_state: bool, feedthrough: bool, dt: float):
+    """A linear model (A, B, C, D) of the normalized records to start a network from.
 
-    class BurnIn(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.inner = module
-            self.nx, self.nu, self.ny = module.nx, module.nu, module.ny
+    With a measured state (y = x) least squares of x(k+1) on (x(k), u(k)); otherwise N4SID of
+    order ``nx``. A spectral radius above 1.01 is scaled back to 1 (a start must simulate a whole
+    record without blowing up; marginal models such as integrators are kept).
+    """
+    from ..core.iodata import IOData
 
-        def forward(self, u, x0):
-            return self.inner(u, x0)[:, k:]
+    if full_state:
+        X0 = np.concatenate([y[:-1] for _, y, *_ in records])
+        X1 = np.concatenate([y[1:] for _, y, *_ in records])
+        U0 = np.concatenate([u[:-1] for u, _, *_ in records])
+        if len(X0) < X0.shape[1] + U0.shape[1]:
+            raise ValueError(f"init='linear' fits x(k+1) = A x(k) + B u(k) by least squares first, which needs at "
+                             f"least nx + nu = {X0.shape[1] + U0.shape[1]} transitions; got {len(X0)}. "
+                             "Use init='random'.")
+        theta = np.linalg.lstsq(np.hstack([X0, U0]), X1, rcond=None)[0].T
+        A, B = theta[:, :nx], theta[:, nx:]
+        C, D = np.eye(nx), np.zeros((nx, U0.shape[1]))
+    else:
+        from ._linear import N4SID
 
-    return BurnIn()
+        exps = [IOData(u, y, dt=dt) for u, y, *_ in records]
+        errors = []
+        for kw in ({}, {"horizon": nx + 1}):
+            try:
+                lin = N4SID(nx=nx, feedthrough=feedthrough, **kw).fit(exps).system_
+                break
+            except ValueError as err:  # short records: the smallest block-Hankel horizon that fits the order
+                errors.append(str(err))
+        else:
+            raise ValueError(f"init='linear' fits an N4SID model of order nx = {nx} first, which failed on this "
+                             f"data ({errors[-1]}); use init='random'.")
+        A, B, C, D = (np.asarray(M, dtype=float) for M in (lin.A, lin.B, lin.C, lin.D))
+    rho = max(np.abs(np.linalg.eigvals(A))) if nx else 0.0
+    if rho > 1.01:  # marginal models (integrators, oscillators) are kept
+        A = A * (1.0 / rho)
+    return A, B, C, D
+
+
+def discrete_to_continuous(A, B):
+    """(A_c, B_c) with expm of [[A_c, B_c], [0, 0]] = [[A, B], [0, I]] (ZOH, unit sample time);
+    the Euler approximation (A − I, B) where the principal logarithm is not real."""
+    from scipy.linalg import logm
+
+    n, m = B.shape
+    M = np.block([[A, B], [np.zeros((m, n)), np.eye(m)]])
+    with np.errstate(all="ignore"):
+        L = logm(M)
+    if np.all(np.isfinite(L)) and np.abs(np.imag(L)).max() < 1e-8 * max(1.0, np.abs(L).max()):
+        L = np.real(L)
+        return L[:n, :n], L[:n, n:]
+    return A - np.eye(n), B
+
+
+def _settings_doc() -> str:
+    return ", ".join(TrainConfig.names())
 
 
 class NeuralEstimator(BaseEstimator):
     """Shared fit/simulate/export for torch models trained by :func:`sysid.training.train`.
 
-    Subclasses store their hyper-parameters (including the common ones read here: ``epochs,
-    lr, optimizer, loss, horizon, x0, normalize, seed, dtype, device, progress, batch_size,
-    loss_threshold, patience, clip_grad``) and implement
+    Every field of :class:`sysid.training.TrainConfig` is a keyword of every subclass (declared
+    once there; a subclass changes defaults in ``_train_defaults``). A subclass's ``__init__``
+    stores its model parameters and passes ``**settings`` on to ``NeuralEstimator.__init__``;
+    it implements
 
-    * ``_build_module(nu, ny)`` → an ``nn.Module`` with ``forward(u (B, T, nu), x0 (B, nx))``,
-    * ``_module_lure()`` → the exact LureSystem of the module in normalized units,
+    * ``_build_module(nu, ny)`` → a :class:`sysid.models.SequenceModule`,
+    * ``_init_linear(module, records, generator)`` (optional) → start from a linear model
+      (``init="linear"``); estimators whose structure has no linear part accept only ``"random"``,
     * ``_full_state`` (property) → True when the state is the (normalized) output.
 
+    ``to_lure`` folds the normalization into ``module_.to_lure(dt_)``.
+
     Fitted attributes: ``module_``, ``history_`` (:class:`sysid.training.TrainResult`),
-    ``u_mean_, u_std_, y_mean_, y_std_``, ``nu_, ny_, dt_``.
+    ``x0_strategy_`` (the :class:`sysid.training.InitialState` used), ``u_mean_, u_std_,
+    y_mean_, y_std_``, ``nu_, ny_, dt_``.
     """
 
     _owner = "NeuralEstimator"
+    _train_defaults: dict = {}
+    _inits: tuple = ("linear", "random")
+    _irregular_ok = False  # continuous-time models accept irregular sample times
+
+    def __init__(self, **settings):
+        defaults = self._settings_defaults()
+        unknown = sorted(set(settings) - set(defaults))
+        if unknown:
+            raise TypeError(f"{self._owner} got unknown parameter(s) {unknown}; its parameters are "
+                            f"{self._param_names()}.")
+        for k, v in defaults.items():
+            setattr(self, k, settings.get(k, v))
+
+    # ------------------------------------------------------------------ parameters
+    @classmethod
+    def _settings_defaults(cls) -> dict:
+        from dataclasses import fields
+
+        d = {f.name: f.default for f in fields(TrainConfig)}
+        d.update(cls._train_defaults)
+        return d
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        own = [n for n in super()._param_names() if n not in TrainConfig.names()]
+        return own + TrainConfig.names()
+
+    def __repr__(self) -> str:
+        import inspect
+
+        sig = inspect.signature(type(self).__init__)
+        defaults = self._settings_defaults()
+        parts = []
+        for name, value in self.get_params().items():
+            default = sig.parameters[name].default if name in sig.parameters else defaults.get(name, inspect.Parameter.empty)
+            try:
+                same = default is not inspect.Parameter.empty and bool(default == value)
+            except Exception:  # arrays and other objects that do not compare to a bool
+                same = False
+            if not same:
+                parts.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def _config(self) -> TrainConfig:
+        """The settings as a validated :class:`TrainConfig` (messages name this estimator)."""
+        cfg = TrainConfig(**{k: getattr(self, k) for k in TrainConfig.names()})
+        cfg.validate(self._owner, inits=self._inits)
+        return cfg
 
     # ------------------------------------------------------------------ hooks
     def _build_module(self, nu: int, ny: int):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _module_lure(self) -> LureSystem:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    _irregular_ok = False  # continuous-time models accept irregular sample times
+    def _module_lure(self) -> LureSystem:
+        """The exact Lur'e form of the module in normalized units (the protocol's to_lure)."""
+        return self.module_.to_lure(self.dt_)
 
     @property
     def _full_state(self) -> bool:
         return False
 
-    def _init_module(self, module, records) -> None:
-        """Data-driven initialization before training (default: none)."""
+    def _init_linear(self, module, records, generator) -> None:
+        """Start from a linear model of the (normalized) training records (``init="linear"``)."""
+        raise ValueError(f"{self._owner} has no linear part to start from; use init='random'.")
 
-    def _make_windows(self, records, *, x0, dtype, device):
-        """Training/validation windows from normalized records: ``make_windows``, or burn-in
-        windows when the estimator's ``x0`` is ``"burn_in"`` (see :meth:`_burn_in_windows`)."""
-        from ..training import make_windows
+    def _strategy(self, module, cfg: TrainConfig):
+        """The initial-state strategy object for ``cfg.x0`` (``"auto"`` resolved for the module)."""
+        from ..training import Encoder, as_initial_state
 
-        if getattr(self, "x0", None) == "burn_in":
-            return self._burn_in_windows(records, dtype=dtype, device=device)
-        return make_windows(records, loss=self.loss, horizon=self.horizon, x0=x0, dtype=dtype, device=device)
-
-    def _burn_in_windows(self, records, *, dtype, device):
-        """Windows that carry ``burn_in`` samples of input *before* the scored part.
-
-        The model starts from zero ``burn_in`` samples before each window and runs over that past
-        input; those samples are left out of the loss (the module is wrapped by
-        :meth:`_train_module`). This is how a model is then used: ``compare(est, data,
-        skip=burn_in)``, or a state reached by running over past data.
-        """
-        import torch
-
-        from ..training import Windows, make_windows
-
-        k = self.burn_in
-        check_int(k, "burn_in", self._owner, minimum=0)
-        if self.loss not in ("simulation", "truncated", "kstep"):
-            return make_windows(records, loss=self.loss, x0="zero")  # raises with the list of losses
-        groups: dict[int, tuple[list, list]] = {}
-        for rec in records:
-            u, y = rec[0], rec[1]
-            if self.loss == "simulation":
-                starts, H = ([k] if len(y) > k else []), len(y) - k
+        x0 = cfg.x0
+        if x0 == "auto":
+            if self._full_state:
+                x0 = "measured"
+            elif callable(getattr(module, "forward_states", None)) and not self._irregular_:
+                x0 = "simulated"
             else:
-                H = self.horizon
-                if not isinstance(H, (int, np.integer)) or H < 2:
-                    raise ValueError(f"The 'horizon' parameter of {self._owner} must be an int >= 2 for "
-                                     f"loss={self.loss!r}. Got {H!r} instead.")
-                starts = range(k, len(y) - H + 1, H if self.loss == "truncated" else 1)
-            us, ys = groups.setdefault(H, ([], []))
-            for a in starts:
-                us.append(u[a - k:a + H])
-                ys.append(y[a:a + H])
-        windows = [Windows(torch.tensor(np.stack(us), dtype=dtype, device=device),
-                           torch.tensor(np.stack(ys), dtype=dtype, device=device), "zero")
-                   for us, ys in groups.values() if us]
-        if not windows:
-            n_min = min(len(r[1]) for r in records)
-            raise ValueError(f"every record ({n_min} samples or fewer) is shorter than burn_in + horizon = "
-                             f"{k} + {self.horizon if self.loss != 'simulation' else 1}; lower burn_in or horizon.")
-        return windows
-
-    def _train_module(self, module):
-        """The module the engine trains, sharing its parameters with ``module``: itself, or with
-        ``x0="burn_in"`` a view that drops the first ``burn_in`` outputs."""
-        if getattr(self, "x0", None) == "burn_in":
-            return _burn_in_view(module, self.burn_in)
-        return module
+                x0 = "fit"
+        if x0 == "encoder":
+            return Encoder(past=max(cfg.burn_in, 1))
+        return as_initial_state(x0, past=cfg.burn_in)
 
     # ------------------------------------------------------------------ helpers
     def _torch_dtype(self):
@@ -159,14 +215,6 @@ class NeuralEstimator(BaseEstimator):
         if self.device not in (None, "cpu") and str(self.device).startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device={self.device!r} was asked for but CUDA is not available here; use device='cpu'.")
         return torch.device(self.device or "cpu")
-
-    def _validate_common(self) -> None:
-        o = self._owner
-        check_int(self.epochs, "epochs", o, minimum=0)
-        check_positive(self.lr, "lr", o)
-        check_int(self.horizon, "horizon", o, minimum=2, allow_none=True)
-        if self.normalize not in _NORMALIZE:
-            raise ValueError(f"The 'normalize' parameter of {o} must be one of {_NORMALIZE}. Got {self.normalize!r} instead.")
 
     def _norm(self, exps):
         """(μu, σu, μy, σy): mean/std ("standard"), RMS without centering ("scale"), or none."""
@@ -188,14 +236,45 @@ class NeuralEstimator(BaseEstimator):
             recs = [(u, y, np.diff(d.t) / self.dt_) for (u, y), d in zip(recs, exps)]
         return recs
 
+    @staticmethod
+    def _carve(records, fraction: float):
+        """(train spans, val spans) holding out the last ``fraction`` of every record long enough
+        to give both parts at least two samples; (None, None) when no record is."""
+        if fraction <= 0:
+            return None, None
+        train, val = [], []
+        for r in records:
+            N = len(r[1])
+            n_val = int(round(fraction * N))
+            if n_val >= 2 and N - n_val >= 2:
+                train.append((0, N - n_val))
+                val.append((N - n_val, N))
+            else:
+                train.append((0, N))
+                val.append((N, N))
+        if all(a == b for a, b in val):
+            return None, None
+        return train, val
+
     # ------------------------------------------------------------------ contract
     def fit(self, data, *, val=None):
-        """Train on one IOData or a list of experiments; returns ``self``."""
+        """Train on one IOData or a list of experiments; returns ``self``.
+
+        Parameters
+        ----------
+        data : IOData or list of IOData
+            u (N, nu), y (N, ny).
+        val : IOData or list of IOData, optional
+            Validation records (early stopping, best weights). Without them the last
+            ``val_fraction`` of every training record is held out for that.
+        """
+        import warnings
+
         import torch
 
-        from ..training import TrainConfig, train
+        from ..training import cut_windows, train
 
-        self._validate_common()
+        cfg = self._config()
         exps = self._experiments(data)
         vals = self._experiments(val, name="val") if val is not None else None
         dt = exps[0].dt
@@ -210,22 +289,45 @@ class NeuralEstimator(BaseEstimator):
         self.u_mean_, self.u_std_, self.y_mean_, self.y_std_ = self._norm(exps)
         self.nu_, self.ny_, self.dt_ = nu, ny, float(dt)
         dtype, device = self._torch_dtype(), self._device()
-        torch.manual_seed(self.seed if self.seed is not None else 0)
-        module = self._build_module(nu, ny).to(device=device, dtype=dtype)
-        self._init_module(module, self._records(exps))
-        x0 = self.x0 if self.x0 != "auto" else ("measured" if self._full_state else "fit")
-        windows = self._make_windows(self._records(exps), x0=x0, dtype=dtype, device=device)
+        seed = 0 if cfg.seed is None else int(cfg.seed)
+        records = self._records(exps)
+        spans, val_spans = (None, None) if vals else self._carve(records, cfg.val_fraction)
+        head = records if spans is None else [tuple(x[:b] if x is not None else None for x in r[:2]) + tuple(
+            [r[2][:max(b - 1, 0)]] if len(r) == 3 else []) for r, (_, b) in zip(records, spans)]
+        with torch.random.fork_rng(devices=[]):  # the global generator is left as it was
+            torch.manual_seed(seed)
+            module = self._build_module(nu, ny).to(device=device, dtype=dtype)
+        gen = torch.Generator().manual_seed(seed)
+        if cfg.init == "linear":
+            self._init_linear(module, head, gen)
+        self._init_module(module, head)
+        strategy = self._strategy(module, cfg)
+        strategy.check(module)
+        windows = cut_windows(records, loss=cfg.loss, horizon=cfg.horizon, x0=strategy, spans=spans,
+                              dtype=dtype, device=device)
         val_w = None
+        vstrategy = strategy.validation(module)
         if vals:
-            vx0 = x0 if x0 in ("measured", "simulated") else "zero"
-            val_w = self._make_windows(self._records(vals), x0=vx0, dtype=dtype, device=device)
-        config = TrainConfig(epochs=self.epochs, optimizer=self.optimizer, lr=self.lr, batch_size=self.batch_size,
-                             loss_threshold=self.loss_threshold, patience=self.patience, clip_grad=self.clip_grad,
-                             seed=self.seed, progress=self.progress)
-        config.validate(self._owner)
+            val_w = cut_windows(self._records(vals), loss=cfg.loss, horizon=cfg.horizon, x0=vstrategy,
+                                dtype=dtype, device=device)
+        elif val_spans is not None:
+            try:
+                val_w = cut_windows(records, loss=cfg.loss, horizon=cfg.horizon, x0=vstrategy, spans=val_spans,
+                                    dtype=dtype, device=device)
+            except ValueError:  # the held-out parts are too short for the strategy's past: train on all
+                val_w = None
         self.module_ = module
-        self.history_ = train(self._train_module(module), windows, config, val=val_w)
+        self.x0_strategy_ = strategy
+        self.history_ = train(module, windows, cfg, val=val_w)
+        if cfg.epochs > 0 and val_w and not self.history_.improved:
+            what = "the linear model it started from" if cfg.init == "linear" else "its initialization"
+            warnings.warn(f"{self._owner}: no training epoch improved on {what} on the validation data; that "
+                          "starting model is returned. Try another lr, more epochs or a longer horizon.",
+                          FitWarning, stacklevel=2)
         return self
+
+    def _init_module(self, module, records) -> None:
+        """Further data-driven initialization before training (default: none)."""
 
     def _x_transform(self):
         # full-state models (y = x): the exported state is the physical output

@@ -12,13 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.iodata import IOData, as_signal
-from ._base import check_int
 from ._neural_base import NeuralEstimator
 from ._ren_export import physical_certificate_data
 
 __all__ = ["REN"]
 
-_X0 = ("simulated", "burn_in", "fit", "zero")
 
 
 class REN(NeuralEstimator):
@@ -53,26 +51,13 @@ class REN(NeuralEstimator):
         Initialization: "linear" (default) starts from an N4SID model of order ``nx`` fitted to
         the normalized training data (:meth:`sysid.models.RENModule.init_from_linear`; exact for
         contracting RENs); "long_memory" / "random" see :class:`sysid.models.RENModule`.
-    epochs, lr, optimizer, loss, horizon, batch_size, loss_threshold, patience, clip_grad
-        Training settings (:class:`sysid.training.TrainConfig`); ``loss`` is "simulation"
-        (whole records), "truncated" (windows of ``horizon`` samples) or "kstep".
-    x0 : {"simulated", "burn_in", "fit", "zero"}
-        Initial state of each training window. ``"simulated"`` (default): the state the
-        current REN reaches there when it simulates the whole record from rest, recomputed
-        every epoch without gradient (truncated back-propagation through time); suits lightly
-        damped plants, whose transients outlast any short burn-in. ``"burn_in"``: the REN
-        starts from zero ``burn_in`` samples before the window and runs over that past input,
-        which is not scored. ``"fit"``: one trainable state per window (multiple shooting).
-        ``"zero"``. Validation windows start from the simulated state with ``"simulated"``,
-        from zero otherwise.
-    burn_in : int
-        Samples of past input that set the state when ``x0="burn_in"``.
-    normalize : {"standard", "scale", None}
-    seed : int, optional
-        Seeds the initialization and the batch order.
-    dtype : {"float64", "float32"}
-    device : str, optional
-    progress : bool
+    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
+    patience, loss_threshold, clip_grad, divergence_factor, normalize, seed, dtype, device, progress
+        The shared training settings, declared once in :class:`sysid.training.TrainConfig`
+        (docs/training.md). ``x0="auto"`` starts every window from the state the current REN
+        reaches there when it simulates the whole record from rest (``"simulated"``: truncated
+        back-propagation through time), which suits lightly damped plants whose transients
+        outlast any short burn-in.
 
     Attributes
     ----------
@@ -101,20 +86,15 @@ class REN(NeuralEstimator):
 
     _owner = "REN"
 
+    _inits = ("linear", "long_memory", "random")
+
     def __init__(self, *, nx: int = 4, nv: int = 16, kind: str = "contracting", gamma: float | None = None,
                  Q=None, S=None, R=None, rate: float = 1.0, activation: str = "relu", polar: bool = True,
-                 init: str = "linear", epochs: int = 100, lr: float = 5e-3, optimizer: str = "adam",
-                 loss: str = "truncated", horizon: int | None = 100, batch_size: int | None = 16,
-                 loss_threshold: float | None = None, patience: int | None = None, clip_grad: float | None = 10.0,
-                 x0: str = "simulated", burn_in: int = 20, normalize: str | None = "standard",
-                 seed: int | None = 0, dtype: str = "float64", device: str | None = None, progress: bool = False):
+                 **settings):
         self.nx, self.nv, self.kind, self.gamma = nx, nv, kind, gamma
         self.Q, self.S, self.R = Q, S, R
-        self.rate, self.activation, self.polar, self.init = rate, activation, polar, init
-        self.epochs, self.lr, self.optimizer, self.loss, self.horizon = epochs, lr, optimizer, loss, horizon
-        self.batch_size, self.loss_threshold, self.patience, self.clip_grad = batch_size, loss_threshold, patience, clip_grad
-        self.x0, self.burn_in = x0, burn_in
-        self.normalize, self.seed, self.dtype, self.device, self.progress = normalize, seed, dtype, device, progress
+        self.rate, self.activation, self.polar = rate, activation, polar
+        super().__init__(**settings)
 
     # ---------------------------------------------------------------- hooks of NeuralEstimator
     def _build_module(self, nu: int, ny: int):
@@ -122,20 +102,12 @@ class REN(NeuralEstimator):
 
         check_ren_params(nu, ny, self.nx, self.nv, self.kind, self.gamma, self.Q, self.S, self.R, self.rate,
                          self.activation, owner="REN")
-        if self.init not in ("long_memory", "random", "linear"):
-            raise ValueError(f"The 'init' parameter of REN must be one of ['linear', 'long_memory', 'random']. "
-                             f"Got {self.init!r} instead.")
-        if self.x0 not in _X0:
-            raise ValueError(f"The 'x0' parameter of REN must be one of {_X0}. Got {self.x0!r} instead.")
-        check_int(self.burn_in, "burn_in", self._owner, minimum=0)
         return RENModule(nu, ny, nx=self.nx, nv=self.nv, kind=self.kind, gamma=self.gamma, Q=self.Q, S=self.S,
                          R=self.R, rate=self.rate, activation=self.activation, polar=self.polar,
                          init="random" if self.init == "random" else "long_memory",
                          seed=0 if self.seed is None else int(self.seed), dtype=self._torch_dtype())
 
-    def _init_module(self, module, records) -> None:
-        if self.init != "linear":
-            return
+    def _init_linear(self, module, records, generator) -> None:
         from ._linear import N4SID
 
         exps = [IOData(u, y, dt=self.dt_) for u, y, *_ in records]

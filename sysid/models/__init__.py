@@ -8,6 +8,9 @@ from __future__ import annotations
 import importlib
 
 _LAZY = {
+    # the protocol every trained model follows
+    "SequenceModule": "._protocol",
+    "check_sequence_module": "._protocol",
     # one-step, matrix and NeuralODE modules (training-engine issue)
     "StepModule": ".step",
     "MatrixStepModule": ".step",

@@ -122,6 +122,18 @@ class LSTMModule(nn.Module):
             return u.new_zeros(u.shape[0], 0, self.ny), u.new_zeros(u.shape[0], 0, self.nx)
         return torch.stack(ys, 1), torch.stack(xs, 1)
 
+    def to_lure(self, dt: float):
+        """Not available: an LSTM is not a Lur'e system (its gates multiply).
+
+        Raises
+        ------
+        NotImplementedError
+            Always; use :func:`sysid.models.linearize_lstm` for a local LTI model, or
+            :func:`sysid.models.lti_from_lstm` for an LSTM whose gates are saturated.
+        """
+        raise NotImplementedError("an LSTM is not a Lur'e system (its gates multiply); use linearize_lstm() for a "
+                                  "local LTI model or lti_from_lstm() when its gates are saturated.")
+
     def step(self, x: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One step of the state map: x (B, nx), u (B, nu) → (x⁺ (B, nx), y (B, ny)).
 

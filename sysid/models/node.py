@@ -20,26 +20,32 @@ __all__ = ["NeuralODEModule", "NeuralODEMatrixModule"]
 
 
 class NeuralODEModule(nn.Module):
-    """ẋ = W2 tanh(W1 x + U u + b1) + b2 (+ A x with ``linear=True``), y = C x (+ D u).
+    """ẋ = [A x + B u] + W2 tanh(W1 x + U u + b1) + b2, y = C x (+ D u).
 
-    Lur'e form (continuous, dt = 0): A, B1 = W2, C1 = W1, D12 = U, bx = b2, bv = b1, Δ = tanh.
+    Lur'e form (continuous, dt = 0): A (zero without ``linear``), B1 = W2, B2 = B, C1 = W1,
+    D12 = U, bx = b2, bv = b1, Δ = tanh.
 
     Parameters
     ----------
     dt : float
-        Sample period of the data (time unit of the training grid).
-    method : {"rk4", "dopri5", "euler"}
+        Length of one sample interval in the module's time unit (1: time counted in samples).
+    method : {"rk4", "euler", "dopri5"}
+        ``rk4`` and ``euler`` take ``substeps`` fixed steps per sample interval (written as a
+        plain loop, the fast path); ``dopri5`` is torchdiffeq's adaptive solver (rtol, atol).
     substeps : int
         Fixed-step methods: integration steps per sample interval.
     hold : {"zoh", "foh"}
         Input between samples.
     adjoint : bool
-        Gradients by the adjoint method (torchdiffeq.odeint_adjoint).
+        Gradients by the adjoint method (torchdiffeq.odeint_adjoint; any method).
+    linear : bool
+        Add the linear part A x + B u (started at zero; see :meth:`init_linear`).
     """
 
     def __init__(self, nx: int, nu: int, ny: int, *, dt: float, hidden: int = 16, full_state: bool = True,
                  feedthrough: bool = False, method: str = "rk4", substeps: int = 4, hold: str = "zoh",
-                 adjoint: bool = False, rtol: float = 1e-7, atol: float = 1e-9, init_std: float = 0.1):
+                 adjoint: bool = False, rtol: float = 1e-7, atol: float = 1e-9, init_std: float = 0.1,
+                 linear: bool = False):
         super().__init__()
         if method not in ("rk4", "dopri5", "euler"):
             raise ValueError(f"method must be 'rk4', 'dopri5' or 'euler'; got {method!r}.")
@@ -47,19 +53,58 @@ class NeuralODEModule(nn.Module):
             raise ValueError(f"hold must be 'zoh' or 'foh'; got {hold!r}.")
         self.nx, self.nu, self.ny, self.dt = nx, nu, ny, float(dt)
         self.method, self.substeps, self.hold, self.adjoint, self.rtol, self.atol = method, substeps, hold, adjoint, rtol, atol
+        self.linear = linear
         _tanh_layer(self, nx, nu, hidden, init_std)
         _output_layer(self, nx, nu, ny, full_state, feedthrough)
+        if linear:
+            self.A = nn.Parameter(torch.zeros(nx, nx))
+            self.B = nn.Parameter(torch.zeros(nx, nu))
 
     def field(self, x, u):
         """The vector field f(x, u), batched: x (B, nx), u (B, nu) → (B, nx)."""
-        return torch.tanh(x @ self.W1.T + u @ self.U.T + self.b1) @ self.W2.T + self.b2
+        f = torch.tanh(x @ self.W1.T + u @ self.U.T + self.b1) @ self.W2.T + self.b2
+        if self.linear:
+            f = f + x @ self.A.T + u @ self.B.T
+        return f
 
     def output(self, x, u):
         return x @ self.C.T + (u @ self.D.T if self.D is not None else 0)
 
+    def init_linear(self, A, B, C=None, D=None, *, generator: torch.Generator | None = None) -> None:
+        """Start as the linear model ẋ = A x + B u (module time unit), y = C x (+ D u), with the
+        network's output layer at zero (see :meth:`sysid.models.StepModule.init_linear`)."""
+        from .step import StepModule
+
+        if not self.linear:
+            raise ValueError("init_linear needs a NeuralODEModule built with linear=True.")
+        StepModule.init_linear(self, A, B, C, D, generator=generator)
+
+    residual = False  # init_linear is shared with the step module, whose residual form shifts A
+
+    def _interval_fixed(self, x, u0, u1, h):
+        n = self.substeps
+        hs = (h / n)[:, None]
+        for i in range(n):
+            if self.hold == "zoh":
+                ua = ub = uc = u0
+            else:
+                s0, s1 = i / n, (i + 1) / n
+                ua, ub, uc = u0 + s0 * (u1 - u0), u0 + 0.5 * (s0 + s1) * (u1 - u0), u0 + s1 * (u1 - u0)
+            if self.method == "euler":
+                x = x + hs * self.field(x, ua)
+                continue
+            k1 = self.field(x, ua)
+            k2 = self.field(x + 0.5 * hs * k1, ub)
+            k3 = self.field(x + 0.5 * hs * k2, ub)
+            k4 = self.field(x + hs * k3, uc)
+            x = x + hs / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+        return x
+
     def _interval(self, x, u0, u1, h):
         """Integrate over one sample interval of length h (B,): in the scaled time s ∈ [0, 1]
         dx/ds = h f(x, u(s)), so one shared time grid serves intervals of different lengths."""
+        if self.method != "dopri5" and not self.adjoint:
+            return self._interval_fixed(x, u0, u1, h)
         from torchdiffeq import odeint, odeint_adjoint
 
         hold = self.hold
@@ -83,25 +128,37 @@ class NeuralODEModule(nn.Module):
         kw = {"adjoint_params": tuple(self.parameters())} if self.adjoint else {}
         return solver(f, x, t, method=self.method, **opts, **kw)[-1]
 
-    def forward(self, u, x0, dt=None):
-        """Simulate: u (B, T, nu), x0 (B, nx) → y (B, T, ny). ``dt`` (B, T − 1) gives irregular
-        sample intervals (in the module's time unit); by default every interval is ``self.dt``."""
-        ys, x = [], x0
+    def forward_states(self, u, x0, dt=None):
+        """Simulate: u (B, T, nu), x0 (B, nx) → y (B, T, ny) and the state x (B, T, nx) at each
+        sample. ``dt`` (B, T − 1) gives irregular sample intervals (in the module's time unit);
+        by default every interval is ``self.dt``."""
+        ys, xs, x = [], [], x0
         T = u.shape[1]
         if dt is None:
             dt = torch.full((u.shape[0], max(T - 1, 0)), self.dt, dtype=u.dtype, device=u.device)
         for k in range(T):
+            xs.append(x)
             ys.append(self.output(x, u[:, k]))
             if k + 1 < T:
                 x = self._interval(x, u[:, k], u[:, k + 1], dt[:, k])
-        return torch.stack(ys, 1)
+        if not ys:
+            return u.new_zeros(u.shape[0], 0, self.ny), u.new_zeros(u.shape[0], 0, self.nx)
+        return torch.stack(ys, 1), torch.stack(xs, 1)
 
-    def to_lure(self) -> LureSystem:
+    def forward(self, u, x0, dt=None):
+        """Simulate: u (B, T, nu), x0 (B, nx) → y (B, T, ny) (see :meth:`forward_states`)."""
+        return self.forward_states(u, x0, dt)[0]
+
+    def to_lure(self, dt: float | None = None) -> LureSystem:
+        """The continuous Lur'e form (dt = 0) in the time unit in which one sample interval
+        lasts ``dt`` (default: the module's own unit, ``self.dt``)."""
         g = lambda p: p.detach().cpu().numpy().astype(float)  # noqa: E731
-        return LureSystem(A=np.zeros((self.nx, self.nx)), B1=g(self.W2), B2=np.zeros((self.nx, self.nu)),
-                          C1=g(self.W1), D12=g(self.U), C2=g(self.C),
+        s = 1.0 if dt is None else self.dt / float(dt)
+        A = s * g(self.A) if self.linear else np.zeros((self.nx, self.nx))
+        B2 = s * g(self.B) if self.linear else np.zeros((self.nx, self.nu))
+        return LureSystem(A=A, B1=s * g(self.W2), B2=B2, C1=g(self.W1), D12=g(self.U), C2=g(self.C),
                           D22=g(self.D) if self.D is not None else np.zeros((self.ny, self.nu)),
-                          bx=g(self.b2), bv=g(self.b1), delta=Tanh(), dt=0.0)
+                          bx=s * g(self.b2), bv=g(self.b1), delta=Tanh(), dt=0.0)
 
 
 class NeuralODEMatrixModule(nn.Module):
@@ -131,8 +188,11 @@ class NeuralODEMatrixModule(nn.Module):
             x = x @ Ad.T + u[:, k] @ Bd.T
         return torch.stack(ys, 1)
 
-    def to_lure(self) -> LureSystem:
+    def to_lure(self, dt: float | None = None) -> LureSystem:
+        """ẋ = M x + N u as a LureSystem (dt = 0), in the time unit in which one sample interval
+        lasts ``dt`` (default: the module's own, ``self.dt``)."""
         g = lambda p: p.detach().cpu().numpy().astype(float)  # noqa: E731
-        return LureSystem(A=g(self.M), B2=g(self.N), C2=g(self.C),
+        s = 1.0 if dt is None else self.dt / float(dt)
+        return LureSystem(A=s * g(self.M), B2=s * g(self.N), C2=g(self.C),
                           D22=g(self.D) if self.D is not None else np.zeros((self.ny, self.nu)), dt=0.0,
                           nx=self.nx, nu=self.nu, ny=self.ny)

@@ -55,27 +55,71 @@ def _output_layer(module, nx, nu, ny, full_state: bool, feedthrough: bool):
 
 
 class StepModule(_Recurrent):
-    """x⁺ = W2 tanh(W1 x + U u + b1) + b2, y = C x (+ D u); the seed's one-step network.
+    """x⁺ = [x] + [A x + B u] + W2 tanh(W1 x + U u + b1) + b2, y = C x (+ D u); the seed's one-step
+    network, with an optional identity (``residual``) and an optional linear part (``linear``).
 
-    Weights N(0, init_std²), biases 0 (the seed's initialization). With ``full_state`` y = x.
-    Lur'e form: A = 0, B1 = W2, C1 = W1, D12 = U, bx = b2, bv = b1, Δ = tanh.
+    Weights N(0, init_std²), biases 0 (the seed's initialization); the linear part starts at zero
+    (see :meth:`init_linear`). With ``full_state`` y = x.
+    Lur'e form: A = (I if residual) + (A if linear), B1 = W2, B2 = B, C1 = W1, D12 = U, bx = b2,
+    bv = b1, Δ = tanh.
     """
 
     def __init__(self, nx: int, nu: int, ny: int, *, hidden: int = 16, full_state: bool = True,
-                 feedthrough: bool = False, init_std: float = 0.01, residual: bool = False):
+                 feedthrough: bool = False, init_std: float = 0.01, residual: bool = False, linear: bool = False):
         super().__init__()
-        self.nx, self.nu, self.ny, self.residual = nx, nu, ny, residual
+        self.nx, self.nu, self.ny, self.residual, self.linear = nx, nu, ny, residual, linear
         _tanh_layer(self, nx, nu, hidden, init_std)
         _output_layer(self, nx, nu, ny, full_state, feedthrough)
+        if linear:
+            self.A = nn.Parameter(torch.zeros(nx, nx))
+            self.B = nn.Parameter(torch.zeros(nx, nu))
 
     def step(self, x, u):
         z = torch.tanh(x @ self.W1.T + u @ self.U.T + self.b1) @ self.W2.T + self.b2
+        if self.linear:
+            z = z + x @ self.A.T + u @ self.B.T
         return x + z if self.residual else z
 
+    def init_linear(self, A, B, C=None, D=None, *, generator: torch.Generator | None = None) -> None:
+        """Start as the linear model x⁺ = A x + B u, y = C x (+ D u): the network's output layer is
+        zero and its input layer spreads the (normalized) signals over tanh's range.
+
+        Parameters
+        ----------
+        A : array_like, shape (nx, nx)
+        B : array_like, shape (nx, nu)
+        C : array_like, shape (ny, nx), optional
+            Ignored for a full-state module (y = x).
+        D : array_like, shape (ny, nu), optional
+            Used when the module has a direct term.
+        """
+        if not self.linear:
+            raise ValueError("init_linear needs a StepModule built with linear=True.")
+        g = torch.Generator().manual_seed(0) if generator is None else generator
+        dt, dev = self.W1.dtype, self.W1.device
+        t = lambda a: torch.as_tensor(np.asarray(a, dtype=float), dtype=dt, device=dev)  # noqa: E731
+        fan = self.nx + self.nu
+        with torch.no_grad():
+            self.A.copy_(t(A) - (torch.eye(self.nx, dtype=dt, device=dev) if self.residual else 0))
+            self.B.copy_(t(B).reshape(self.nx, self.nu))
+            if isinstance(self.C, nn.Parameter) and C is not None:
+                self.C.copy_(t(C))
+            if self.D is not None and D is not None:
+                self.D.copy_(t(D))
+            self.W1.copy_(torch.randn(self.W1.shape, generator=g, dtype=torch.float64).to(dt) / np.sqrt(fan))
+            self.U.copy_(torch.randn(self.U.shape, generator=g, dtype=torch.float64).to(dt) / np.sqrt(fan))
+            self.b1.copy_(0.1 * torch.randn(self.b1.shape, generator=g, dtype=torch.float64).to(dt))
+            self.W2.zero_()
+            self.b2.zero_()
+
     def to_lure(self, dt: float) -> LureSystem:
+        """The exact Lur'e form (module units), sampling period ``dt``."""
         g = lambda p: p.detach().cpu().numpy().astype(float)  # noqa: E731
         A = np.eye(self.nx) if self.residual else np.zeros((self.nx, self.nx))
-        return LureSystem(A=A, B1=g(self.W2), B2=np.zeros((self.nx, self.nu)), C1=g(self.W1), D12=g(self.U),
+        B2 = np.zeros((self.nx, self.nu))
+        if self.linear:
+            A, B2 = A + g(self.A), g(self.B)
+        return LureSystem(A=A, B1=g(self.W2), B2=B2, C1=g(self.W1), D12=g(self.U),
                           C2=g(self.C), D22=g(self.D) if self.D is not None else np.zeros((self.ny, self.nu)),
                           bx=g(self.b2), bv=g(self.b1), delta=Tanh(), dt=dt)
 
@@ -94,6 +138,7 @@ class MatrixStepModule(_Recurrent):
         return x @ self.B_hat.T + u @ self.B_u.T
 
     def to_lure(self, dt: float) -> LureSystem:
+        """The linear model as a LureSystem without Δ (module units), sampling period ``dt``."""
         g = lambda p: p.detach().cpu().numpy().astype(float)  # noqa: E731
         return LureSystem(A=g(self.B_hat), B2=g(self.B_u), C2=g(self.C),
                           D22=g(self.D) if self.D is not None else np.zeros((self.ny, self.nu)), dt=dt,
