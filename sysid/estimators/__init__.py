@@ -22,6 +22,7 @@ _LAZY = {
     "NeuralEstimator": "._neural_base",
     "LSTM": "._lstm",
     "REN": "._ren",
+    "Implicit": "._implicit",
 }
 
 __all__ = ["BaseEstimator", *_LAZY]

@@ -46,6 +46,10 @@ class FixedPointResult:
     method : str
     evaluations : int
         Calls of ``f``.
+    sample_iterations : ndarray of int, shape (B,)
+        For a batch: the first iteration at which each sample met the tolerance (the count a
+        solve of that sample alone would report; the batch is solved per sample, so its
+        iterates do not depend on the other samples). ``iterations`` where never met.
     """
 
     x: Any
@@ -55,6 +59,7 @@ class FixedPointResult:
     method: str
     evaluations: int = 0
     tol: float = field(default=float("nan"))
+    sample_iterations: np.ndarray | None = None
 
     @property
     def residual(self) -> float:
@@ -105,6 +110,7 @@ class _Problem:
         self.X0 = x0.reshape(self.B, -1)
         self.trace: list[float] = []
         self.evaluations = 0
+        self.first = np.full(self.B, -1, dtype=int)
 
     def shaped(self, X):
         return X.reshape(self.shape)
@@ -119,21 +125,23 @@ class _Problem:
     def record(self, G, F) -> tuple[bool, bool]:
         """Append the residual; return (finite, converged)."""
         bk = self.bk
-        if not (bk.all_finite(G) and bk.all_finite(F)):
-            return False, False
-        r = bk.to_floats(bk.norm(G))
-        fn = bk.to_floats(bk.norm(F))
-        if not (np.all(np.isfinite(r)) and np.all(np.isfinite(fn))):  # the norm itself overflowed
+        # one conversion per iteration: a NaN or inf anywhere makes its row's norm non-finite
+        rf = bk.to_floats(bk.stack([bk.norm(G), bk.norm(F)], 0))
+        r, fn = rf[0], rf[1]
+        if not np.all(np.isfinite(rf)):
             return False, False
         self.trace.append(float(r.max()))
-        return True, bool(np.all(r <= self.atol + self.rtol * fn))
+        ok = r <= self.atol + self.rtol * fn
+        self.first[(self.first < 0) & ok] = len(self.trace) - 1
+        return True, bool(np.all(ok))
 
     def tol(self) -> float:
         return self.atol + self.rtol
 
     def finish(self, X, k: int, converged: bool, raise_on_failure: bool, *, diverged: bool = False):
+        first = np.where(self.first < 0, k, self.first)
         res = FixedPointResult(self.shaped(X), k, np.asarray(self.trace, dtype=float), converged,
-                               self.method, self.evaluations, self.tol())
+                               self.method, self.evaluations, self.tol(), first)
         if not converged and raise_on_failure:
             last = self.trace[-1] if self.trace else float("nan")
             raise convergence_error(self.method, k, last, self.tol(), diverged=diverged)
