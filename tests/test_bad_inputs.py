@@ -549,3 +549,29 @@ def test_property_metrics(data, n, N, which):
         return
     ya = np.asarray(a)
     _finite_of_shape(out, (ya.shape[1] if ya.ndim == 2 else 1,))
+
+
+@pytest.fixture(scope="module")
+def saved_node(tmp_path_factory):
+    from sysid.estimators import NeuralODE
+
+    path = tmp_path_factory.mktemp("node") / "m"
+    NeuralODE(nx=2, hidden=4, epochs=1, seed=0).fit(sim_data(plant(0.1), 60)).save(path)
+    return path
+
+
+@pytest.mark.parametrize("key, value", [("method", "euler"), ("substeps", 4)])
+def test_edited_neural_ode_integrator_is_refused(tmp_path, saved_node, key, value):
+    import shutil
+
+    from sysid.estimators import NeuralODE
+
+    path = tmp_path / "node"
+    shutil.copytree(saved_node, path)
+    NeuralODE.load(path)  # untouched: loads
+    doc = json.loads((path / "meta.json").read_text())
+    assert doc["params"][key] != value
+    doc["params"][key] = value
+    (path / "meta.json").write_text(json.dumps(doc, indent=2))
+    with pytest.raises(ValueError, match=r"was edited after saving"):
+        NeuralODE.load(path)

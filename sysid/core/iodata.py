@@ -60,6 +60,8 @@ def check_period(dt, name: str = "dt", *, allow_zero: bool = False) -> float:
     types instead of converting them.
     """
     what = "a sampling period > 0 (discrete) or 0 (continuous)" if allow_zero else "a finite sampling period > 0"
+    if isinstance(dt, np.ndarray) and dt.ndim == 0 and dt.dtype.kind in "iuf":
+        dt = dt.item()
     if isinstance(dt, (bool, np.bool_)) or not isinstance(dt, (int, float, np.integer, np.floating)):
         hint = ""
         if isinstance(dt, (bool, np.bool_)):

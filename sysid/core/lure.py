@@ -369,15 +369,12 @@ class LureSystem:
             raise ValueError("a continuous-time system needs the sample times: pass t= (shape (N,)) or a "
                              "sampling period t=0.01.")
         if np.ndim(t) == 0:
-            period = float(t)
-            if not period > 0:
-                raise ValueError(f"the sampling period t must be > 0; got {t}.")
-            return period * np.arange(N)
-        times = np.asarray(t, dtype=float)
+            return check_period(t, "the sampling period t") * np.arange(N)
+        times = as_real_array(t, "t")
         if times.shape != (N,):
             raise ValueError(f"t must have shape (N,) = ({N},) to match u; got {times.shape}.")
-        if np.any(np.diff(times) <= 0):
-            raise ValueError("t must be strictly increasing.")
+        if not np.all(np.isfinite(times)) or np.any(np.diff(times) <= 0):
+            raise ValueError("t must be finite and strictly increasing.")
         return times
 
     # ------------------------------------------------------------------ equilibria, linearization
