@@ -173,7 +173,8 @@ def test_pem_improves_a_perturbed_model_and_stays_stable():
     assert freq_err(G, res.system) < 0.05
     # an unstable start is pulled inside the unit circle first
     unstable = control.ss(np.diag([1.05, 0.5]), [[1.0], [1.0]], [[1.0, 1.0]], [[0.0]], 1.0)
-    out = pem(d, unstable)
+    with pytest.warns(UserWarning, match="start model is unstable"):
+        out = pem(d, unstable)
     assert np.max(np.abs(out.system.poles())) < 1
     with pytest.raises(TypeError, match="discrete-time"):
         pem(d, control.ss([[-1.0]], [[1.0]], [[1.0]], [[0.0]]))

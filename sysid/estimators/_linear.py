@@ -29,6 +29,67 @@ class _LinearEstimator(BaseEstimator):
             innovations = (np.asarray(system.A), np.asarray(system.B), np.asarray(system.C), np.asarray(system.D),
                            np.zeros((system.nstates, system.noutputs)))
         self.innovations_ = tuple(np.asarray(m, float) for m in innovations)
+        self._set_state_prior(exps)
+
+    def _set_state_prior(self, exps) -> None:
+        """Mean and covariance of the model's states over the training records (free run from the
+        least-squares initial states) and the per-output simulation-error variance: the prior of
+        :meth:`estimate_x0` for short windows."""
+        lure = LureSystem.from_control(self.system_)
+        nx = lure.nx
+        states, errors = [], []
+        for d in exps:
+            x0 = lure.estimate_x0(d) if nx else np.zeros(0)
+            X = _states(self.system_, d.u, x0)
+            states.append(X)
+            errors.append(d.y - lure.simulate(d.u, x0))
+        X = np.concatenate(states) if states else np.zeros((0, nx))
+        E = np.concatenate(errors)
+        self.state_mean_ = X.mean(axis=0) if len(X) else np.zeros(nx)
+        self.state_cov_ = np.cov(X.T).reshape(nx, nx) if len(X) > 1 else np.eye(nx)
+        self.error_var_ = np.maximum(np.mean(E**2, axis=0), 0.0)
+
+    def estimate_x0(self, data: IOData, *, n: int | None = None) -> np.ndarray:
+        """Initial state that best explains the first ``n`` samples (all by default), shape (nx,).
+
+        Maximum a posteriori: the least-squares fit of the free response, weighted by the training
+        simulation-error variance, with the distribution of the model's states over the training
+        data as the prior (a Kalman-filter initialization). Over long windows this is the plain
+        least-squares estimate; over short ones (e.g. 5 samples of a model with slow poles) the
+        directions the window does not determine stay at the training operating point instead
+        of at the steady state of the first input.
+        """
+        self._check_fitted()
+        lure = self.to_lure()
+        mean = getattr(self, "state_mean_", None)
+        if mean is None or lure.nx == 0:
+            return lure.estimate_x0(data, n=n)
+        u, y = lure._data(data)
+        if n is not None:
+            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+                raise ValueError(f"n must be a positive number of samples; got {n!r}.")
+            if n > len(y):
+                raise ValueError(f"n = {n} exceeds the record length {len(y)}.")
+            u, y = u[:n], y[:n]
+        nx, ny = lure.nx, lure.ny
+        from ..linear._sim import batched_response
+
+        A, C = np.asarray(self.system_.A, float), np.asarray(self.system_.C, float)
+        O = batched_response(A, np.zeros((nx, nx, len(y))), np.eye(nx), C=C).transpose(2, 0, 1).reshape(-1, nx)
+        r = (y - lure.simulate(u)).ravel()
+        scale = np.sqrt(np.mean(self.error_var_)) if np.any(self.error_var_ > 0) else 0.0
+        w = 1.0 / np.sqrt(np.maximum(np.tile(self.error_var_, len(y)), 1e-30 + (1e-6 * scale) ** 2))
+        P = self.state_cov_ + 1e-9 * (np.trace(self.state_cov_) / nx + 1e-300) * np.eye(nx)
+        try:
+            L = np.linalg.cholesky(P)
+        except np.linalg.LinAlgError:
+            return lure.estimate_x0(data, n=n)
+        Li = np.linalg.solve(L, np.eye(nx))
+        M = np.vstack([O * w[:, None], Li])
+        t = np.concatenate([r * w, Li @ self.state_mean_])
+        if not (np.all(np.isfinite(M)) and np.all(np.isfinite(t))):
+            return lure.estimate_x0(data, n=n)
+        return np.linalg.lstsq(M, t, rcond=None)[0]
 
     def simulate(self, u, *, x0=None) -> np.ndarray:
         """Free-run simulation from ``x0`` (zeros by default); u (N, nu) → y (N, ny)."""
@@ -66,8 +127,6 @@ class _LinearEstimator(BaseEstimator):
         from the estimated initial state, as in MATLAB; :func:`sysid.compare` with ``horizon=None``
         says so explicitly."""
         self._check_fitted()
-        if isinstance(data, IOData):
-            self._check_period(data)
         A, B, C, D, K = self.innovations_
         if not np.any(K):
             lure = self.to_lure()
@@ -75,6 +134,7 @@ class _LinearEstimator(BaseEstimator):
         from ..linear._pe import predictor_x0
 
         lure = LureSystem.from_control(control.ss(A, B, C, D, self.dt_))
+        lure._data(data)  # checks the channels and the sampling period
         x0 = predictor_x0(self.innovations_, data.u, data.y)
         return lure.predict(data, horizon=horizon, K=K, x0=x0)
 
@@ -84,7 +144,8 @@ class _LinearEstimator(BaseEstimator):
         meta.update(self._extra_meta())
         Ai, Bi, Ci, Di, Ki = self.innovations_
         return meta, {"A": np.asarray(s.A), "B": np.asarray(s.B), "C": np.asarray(s.C), "D": np.asarray(s.D),
-                      "inn_A": Ai, "inn_B": Bi, "inn_C": Ci, "inn_D": Di, "inn_K": Ki, **self._extra_arrays()}
+                      "inn_A": Ai, "inn_B": Bi, "inn_C": Ci, "inn_D": Di, "inn_K": Ki, "state_mean": self.state_mean_,
+                      "state_cov": self.state_cov_, "error_var": self.error_var_, **self._extra_arrays()}
 
     def _set_state(self, meta, arrays):
         self.system_ = control.ss(arrays["A"], arrays["B"], arrays["C"], arrays["D"], meta["dt"])
@@ -95,6 +156,9 @@ class _LinearEstimator(BaseEstimator):
             s = self.system_
             self.innovations_ = (np.asarray(s.A), np.asarray(s.B), np.asarray(s.C), np.asarray(s.D),
                                  np.zeros((s.nstates, s.noutputs)))
+        if "state_mean" in arrays:
+            self.state_mean_, self.state_cov_ = arrays["state_mean"], arrays["state_cov"]
+            self.error_var_ = arrays["error_var"]
         self._restore_extra(meta, arrays)
 
     def _extra_meta(self) -> dict:
@@ -105,6 +169,13 @@ class _LinearEstimator(BaseEstimator):
 
     def _restore_extra(self, meta, arrays) -> None:
         pass
+
+
+def _states(system: control.StateSpace, u: np.ndarray, x0: np.ndarray) -> np.ndarray:
+    from ..linear._sim import state_response
+
+    A, B = np.asarray(system.A, float), np.asarray(system.B, float)
+    return state_response(A, u @ B.T, x0)
 
 
 def _check_y(y, ny):

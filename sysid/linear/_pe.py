@@ -33,7 +33,7 @@ from scipy import optimize
 from ._sim import batched_response, state_response
 
 __all__ = ["Structure", "PEFit", "minimize_prediction_error", "predictor_residuals", "predictor_x0",
-           "predictor_errors"]
+           "predictor_errors", "jacobian"]
 
 _MAX_ELEMENTS = 4_000_000  # complex elements per batched sensitivity call (memory bound)
 
@@ -156,6 +156,43 @@ def _spectral_radius(M: np.ndarray) -> float:
     return float(np.max(np.abs(np.linalg.eigvals(M))))
 
 
+def jacobian(structure: Structure, theta: np.ndarray, experiments, x0s, scale: np.ndarray, *,
+             with_theta: bool = True, with_x0: bool = True) -> np.ndarray:
+    """Jacobian of the scaled residuals ε = (y − ŷ)/scale (rows: experiments, then time, then
+    output) with respect to θ and the initial states, by the sensitivity equations.
+
+    Returns
+    -------
+    ndarray, shape (Σ N·ny, n_theta + nx·n_exp)  (columns as selected by ``with_theta``/``with_x0``)
+    """
+    exps = list(experiments)
+    nx, ny, n_theta = structure.nx, structure.ny, structure.n_theta
+    n_x0 = nx * len(exps) if with_x0 else 0
+    n_res = sum(d.N for d in exps) * ny
+    mats, dmats = structure.build(theta)
+    Abar, Bbar, Kbar, C, D = _predictor(mats)
+    dAbar, dBbar, dKbar, dC, dD = _predictor_derivs(mats, dmats)
+    J = np.zeros((n_res, (n_theta if with_theta else 0) + n_x0))
+    row = 0
+    for e, (d, x) in enumerate(zip(exps, x0s)):
+        N = d.N
+        rows = slice(row, row + N * ny)
+        X = state_response(Abar, d.u @ Bbar.T + d.y @ Kbar.T, x)
+        if with_theta and n_theta:
+            chunk = max(1, _MAX_ELEMENTS // max(1, N * max(nx, 1)))
+            for a in range(0, n_theta, chunk):
+                b = min(n_theta, a + chunk)
+                G = _apply(dAbar[a:b], X) + _apply(dBbar[a:b], d.u) + _apply(dKbar[a:b], d.y)
+                dy = batched_response(Abar, G, C=C) + _apply(dC[a:b], X) + _apply(dD[a:b], d.u)
+                J[rows, a:b] = -(dy / scale[:, None, None]).transpose(2, 0, 1).reshape(N * ny, b - a)
+        if n_x0 and nx:
+            dy = batched_response(Abar, np.zeros((nx, nx, N)), np.eye(nx), C=C)
+            c0 = (n_theta if with_theta else 0) + e * nx
+            J[rows, c0:c0 + nx] = -(dy / scale[:, None, None]).transpose(2, 0, 1).reshape(N * ny, nx)
+        row += N * ny
+    return J
+
+
 def minimize_prediction_error(structure: Structure, theta0: np.ndarray, experiments, *, x0: str = "estimate",
                               stable: bool = True, rho_max: float = 0.9999, max_nfev: int = 100,
                               tol: float = 1e-10, scale: np.ndarray | None = None) -> PEFit:
@@ -222,28 +259,7 @@ def minimize_prediction_error(structure: Structure, theta0: np.ndarray, experime
         return r if np.all(np.isfinite(r)) and np.max(np.abs(r)) < 1e150 else None
 
     def jacobian_blocks(th, X0, with_theta=True):
-        mats, dmats = structure.build(th)
-        Abar, Bbar, Kbar, C, D = _predictor(mats)
-        dAbar, dBbar, dKbar, dC, dD = _predictor_derivs(mats, dmats)
-        J = np.zeros((n_res, (n_theta if with_theta else 0) + n_x0))
-        row = 0
-        for e, (d, x) in enumerate(zip(exps, X0)):
-            N = d.N
-            rows = slice(row, row + N * ny)
-            X = state_response(Abar, d.u @ Bbar.T + d.y @ Kbar.T, x)
-            if with_theta and n_theta:
-                chunk = max(1, _MAX_ELEMENTS // max(1, N * max(nx, 1)))
-                for a in range(0, n_theta, chunk):
-                    b = min(n_theta, a + chunk)
-                    G = _apply(dAbar[a:b], X) + _apply(dBbar[a:b], d.u) + _apply(dKbar[a:b], d.y)
-                    dy = batched_response(Abar, G, C=C) + _apply(dC[a:b], X) + _apply(dD[a:b], d.u)
-                    J[rows, a:b] = -(dy / scale[:, None, None]).transpose(2, 0, 1).reshape(N * ny, b - a)
-            if n_x0 and nx:
-                dy = batched_response(Abar, np.zeros((nx, nx, N)), np.eye(nx), C=C)
-                c0 = (n_theta if with_theta else 0) + e * nx
-                J[rows, c0:c0 + nx] = -(dy / scale[:, None, None]).transpose(2, 0, 1).reshape(N * ny, nx)
-            row += N * ny
-        return J
+        return jacobian(structure, th, exps, X0, scale, with_theta=with_theta, with_x0=bool(n_x0))
 
     # the start: least-squares initial states for theta0 (the criterion is linear in them)
     if admissible(theta0) is None:
