@@ -169,3 +169,21 @@ def test_bad_parameters(data):
         est.predict(data, horizon=0)
     with pytest.raises(ValueError, match="data must have nu = 1 inputs and ny = 1 outputs"):
         est.predict(IOData(None, data.y, dt=0.1))
+
+
+@pytest.mark.slow
+def test_implicit_vs_lstm_example_runs(tmp_path):
+    import json
+    import pathlib
+    import subprocess
+    import sys
+
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    res = subprocess.run([sys.executable, str(repo / "examples" / "implicit_vs_lstm.py"), "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "Three-forces ablation" in res.stdout and "Finite depth vs equilibrium" in res.stdout
+    assert (tmp_path / "implicit_forecasts.png").is_file() and (tmp_path / "implicit_residuals.png").is_file()
+    out = json.loads((tmp_path / "implicit_vs_lstm.json").read_text())
+    assert out["targets"]["mondeq_all_draws_converge"]
+    assert len(out["finite_depth"]) == 31
