@@ -312,11 +312,11 @@ class DEQModule(nn.Module):
         def jacobian(z):
             return dact(z @ W.T + h).unsqueeze(-1) * W  # diag(σ'(v)) W, (B, n, n)
 
-        forward_solve = None
-        if self.splitting is not None:
-            def forward_solve():
-                return monotone_solve(W.detach(), h.detach(), sigma=self.sigma, method=self.splitting,
-                                      alpha=self.alpha, solver=self.solver)
+        def splitting_solve():
+            return monotone_solve(W.detach(), h.detach(), sigma=self.sigma, method=self.splitting,
+                                  alpha=self.alpha, solver=self.solver)
+
+        forward_solve = splitting_solve if self.splitting is not None else None
         start = torch.zeros_like(h) if z0 is None else z0
         z, res = deq_fixed_point(f, start.detach(), solver=self.solver, backward=self.backward_mode,
                                  forward_solve=forward_solve, jacobian=jacobian)

@@ -184,13 +184,13 @@ def picard(f: Callable, x0, *, atol: float = 1e-8, rtol: float = 1e-8, max_iter:
         raise ValueError(f"damping must be in (0, 1]; got {damping!r}.")
     P = _Problem(f, x0, "picard", atol, rtol)
     with P.bk.no_grad():
-        X = P.X0
+        X = X_prev = P.X0
         F = P.F(X)
         for k in range(max_iter + 1):
             G = F - X
             finite, done = P.record(G, F)
             if not finite:
-                return P.finish(X_prev if k else X, max(k - 1, 0), False, raise_on_failure, diverged=True)
+                return P.finish(X_prev, max(k - 1, 0), False, raise_on_failure, diverged=True)
             if done or k == max_iter:
                 return P.finish(X, k, done, raise_on_failure)
             X_prev = X
