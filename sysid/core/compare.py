@@ -71,9 +71,7 @@ def _as_model(model):
     if isinstance(model, control.TransferFunction):
         model = control.ss(model)
     if isinstance(model, control.StateSpace):
-        lure = LureSystem.from_control(model)
-        lure._from_control = True  # a continuous one gets the zero-order-hold warning
-        return lure
+        return LureSystem.from_control(model)  # a continuous one gets the zero-order-hold warning
     if isinstance(model, LureSystem) or _is_estimator(model):
         return model
     raise TypeError(

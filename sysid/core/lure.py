@@ -443,8 +443,10 @@ class LureSystem:
             raise ValueError("the StateSpace has dt=True (discrete, unspecified period); set its sampling "
                              "period, e.g. control.ss(A, B, C, D, 0.01).")
         dt = 0.0 if dt is None else float(dt)
-        return cls(A=np.asarray(sys.A), B2=np.asarray(sys.B), C2=np.asarray(sys.C), D22=np.asarray(sys.D),
+        lure = cls(A=np.asarray(sys.A), B2=np.asarray(sys.B), C2=np.asarray(sys.C), D22=np.asarray(sys.D),
                    dt=dt, nx=sys.nstates, nu=sys.ninputs, ny=sys.noutputs)
+        lure._from_control = True  # compare() says how a continuous one meets sampled data
+        return lure
 
     def to_control(self) -> control.StateSpace:
         """The StateSpace of a system without Δ (nv = 0) and without biases."""
