@@ -90,6 +90,8 @@ def test_compare_of_a_continuous_statespace_warns_how_it_is_discretized():
     # the warning states exactly what was computed: the ZOH discretization
     ref = LureSystem.from_control(control.c2d(forgot_dt, 0.1, "zoh")).simulate(d.u)
     np.testing.assert_allclose(res.y_model, ref, atol=1e-8)
+    with pytest.warns(UserWarning, match="zero-order hold"):
+        compare(LureSystem.from_control(forgot_dt), d, x0="zero")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert compare(Gd, d, x0="zero").fit_percent[0] == pytest.approx(100.0)
