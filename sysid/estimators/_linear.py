@@ -35,16 +35,29 @@ class _LinearEstimator(BaseEstimator):
         """Mean and covariance of the model's states over the training records (free run from the
         least-squares initial states) and the per-output simulation-error variance: the prior of
         :meth:`estimate_x0` for short windows."""
-        lure = LureSystem.from_control(self.system_)
-        nx = lure.nx
+        from ..linear._sim import batched_response, lsim
+
+        A, B, C, D = (np.asarray(m, float) for m in (self.system_.A, self.system_.B, self.system_.C, self.system_.D))
+        nx = A.shape[0]
         states, errors = [], []
         for d in exps:
-            x0 = lure.estimate_x0(d) if nx else np.zeros(0)
-            X = _states(self.system_, d.u, x0)
-            states.append(X)
-            errors.append(d.y - lure.simulate(d.u, x0))
+            forced = lsim(A, B, C, D, d.u)
+            x0 = np.zeros(nx)
+            if nx:
+                with np.errstate(all="ignore"):
+                    O = batched_response(A, np.zeros((nx, nx, d.N)), np.eye(nx), C=C).transpose(2, 0, 1)
+                    O = O.reshape(-1, nx)
+                if np.all(np.isfinite(O)) and np.all(np.isfinite(forced)):
+                    x0 = np.linalg.lstsq(O, (d.y - forced).ravel(), rcond=None)[0]
+            with np.errstate(all="ignore"):
+                X = _states(self.system_, d.u, x0)
+                states.append(X)
+                errors.append(d.y - X @ C.T - d.u @ D.T)
         X = np.concatenate(states) if states else np.zeros((0, nx))
         E = np.concatenate(errors)
+        if not (np.all(np.isfinite(X)) and np.all(np.isfinite(E))):  # an unstable model: no usable prior
+            self.state_mean_, self.state_cov_, self.error_var_ = None, None, None
+            return
         self.state_mean_ = X.mean(axis=0) if len(X) else np.zeros(nx)
         self.state_cov_ = np.cov(X.T).reshape(nx, nx) if len(X) > 1 else np.eye(nx)
         self.error_var_ = np.maximum(np.mean(E**2, axis=0), 0.0)
@@ -144,8 +157,10 @@ class _LinearEstimator(BaseEstimator):
         meta.update(self._extra_meta())
         Ai, Bi, Ci, Di, Ki = self.innovations_
         return meta, {"A": np.asarray(s.A), "B": np.asarray(s.B), "C": np.asarray(s.C), "D": np.asarray(s.D),
-                      "inn_A": Ai, "inn_B": Bi, "inn_C": Ci, "inn_D": Di, "inn_K": Ki, "state_mean": self.state_mean_,
-                      "state_cov": self.state_cov_, "error_var": self.error_var_, **self._extra_arrays()}
+                      "inn_A": Ai, "inn_B": Bi, "inn_C": Ci, "inn_D": Di, "inn_K": Ki,
+                      **({} if self.state_mean_ is None else {"state_mean": self.state_mean_, "state_cov": self.state_cov_,
+                                                              "error_var": self.error_var_}),
+                      **self._extra_arrays()}
 
     def _set_state(self, meta, arrays):
         self.system_ = control.ss(arrays["A"], arrays["B"], arrays["C"], arrays["D"], meta["dt"])
@@ -156,6 +171,7 @@ class _LinearEstimator(BaseEstimator):
             s = self.system_
             self.innovations_ = (np.asarray(s.A), np.asarray(s.B), np.asarray(s.C), np.asarray(s.D),
                                  np.zeros((s.nstates, s.noutputs)))
+        self.state_mean_ = self.state_cov_ = self.error_var_ = None
         if "state_mean" in arrays:
             self.state_mean_, self.state_cov_ = arrays["state_mean"], arrays["state_cov"]
             self.error_var_ = arrays["error_var"]

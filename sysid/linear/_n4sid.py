@@ -197,7 +197,8 @@ def n4sid(data, nx: int | None = None, *, horizon: int | None = None, weighting:
     nx : int, optional
         Model order (integrators included). By default it is selected: candidate orders
         1 … ``max_order`` from the singular values, each completed by least-squares B, D and x0
-        and scored by BIC on the simulation error (or by the simulation error on ``val``).
+        and scored by BIC on the simulation error (or by the simulation error on ``val``: the
+        smallest order within a factor 1 + 2/√(N·ny) of the best).
     horizon : int, optional
         Number of block rows s (past and future). Default: 20 (with 10 block rows the DC gain
         of the fourth-order plant is off by > 10 % at 1 % output noise), at least nx/ny + 1,
@@ -214,8 +215,10 @@ def n4sid(data, nx: int | None = None, *, horizon: int | None = None, weighting:
         (Maciejowski), which puts every eigenvalue strictly inside.
     integrator : bool
         The plant integrates (one integrator per output, e.g. a position driven by a force):
-        the subspace step runs on the differenced outputs Δy(t) = y(t) − y(t−1) and the model
-        is completed with exact integrators at z = 1 (``nx`` then counts them).
+        the subspace step runs on the differenced outputs Δy(t) = y(t+1) − y(t) (one state less)
+        and the model is completed with exact integrators at z = 1 (``nx`` then counts them);
+        B, D and x0 are then fitted to y itself. The input must reach the integrator with at
+        least one sample of delay (a strictly proper plant, as a force driving a position).
     val : IOData or list of IOData, optional
         Validation data for the automatic order selection.
     check_feedback : bool
@@ -263,7 +266,8 @@ def n4sid(data, nx: int | None = None, *, horizon: int | None = None, weighting:
     if integrator and nx is not None and nx <= ny:
         raise ValueError(f"with integrator=True, nx counts the {ny} integrator state(s); got nx = {nx}. "
                          f"Give nx >= {ny + 1} (the integrators plus at least one state).")
-    work = [IOData(d.u[1:], np.diff(d.y, axis=0), dt=dt) for d in exps if d.N > 2] if integrator else exps
+    # with an integrator: the forward difference y(t+1) − y(t) = (z − 1) G(z) u(t) has one state less than G
+    work = [IOData(d.u[:-1], np.diff(d.y, axis=0), dt=dt) for d in exps if d.N > 2] if integrator else exps
     val_exps = None if val is None else as_experiments(val, name="val")
     n_int = ny if integrator else 0
     n_sub = None if nx is None else nx - n_int
@@ -370,12 +374,13 @@ def n4sid(data, nx: int | None = None, *, horizon: int | None = None, weighting:
 
 
 def _add_integrators(A0, B0, C0, D0):
-    """Model of y from the model of Δy: x_I(t+1) = x_I(t) + Δy(t), y = x_I + Δy."""
+    """Model of y from the model (A0, B0, C0, D0) of the forward difference Δy(t) = y(t+1) − y(t):
+    x_I = y, x_I(t+1) = x_I(t) + C0 x(t) + D0 u(t), y = x_I."""
     n, ny = A0.shape[0], C0.shape[0]
     A = np.block([[A0, np.zeros((n, ny))], [C0, np.eye(ny)]])
     B = np.vstack([B0, D0])
-    C = np.hstack([C0, np.eye(ny)])
-    return A, B, C, D0.copy()
+    C = np.hstack([np.zeros((ny, n)), np.eye(ny)])
+    return A, B, C, np.zeros_like(D0)
 
 
 def _choose_order(sv, max_sub, realize, complete, exps, val_exps, scores, n_int, nu, ny, feedthrough):
@@ -414,6 +419,9 @@ def _choose_order(sv, max_sub, realize, complete, exps, val_exps, scores, n_int,
     if not scores:
         return _select_order(sv, max_sub)
     best = min(scores, key=lambda k: scores[k]["criterion"])
+    if val_exps is not None:  # parsimony: the smallest order within the statistical spread of the best
+        tol = scores[best]["criterion"] * (1.0 + 2.0 / np.sqrt(n_res))
+        best = min(k for k in scores if scores[k]["criterion"] <= tol)
     return best - n_int
 
 

@@ -76,7 +76,8 @@ def batched_response(A: np.ndarray, G: np.ndarray, X0: np.ndarray | None = None,
             if N > 1:
                 Xi[k, :, 1:], _ = signal.lfilter([1.0], [1.0, -lam], g, axis=-1, zi=(lam * Z0[k])[:, None])
     out = Z if C is None else np.asarray(C, float) @ Z
-    return (out @ Xi.reshape(nx, M * N)).real.reshape(p, M, N)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (out @ Xi.reshape(nx, M * N)).real.reshape(p, M, N)
 
 
 def _modal_response(A, G, X0, C):
@@ -93,7 +94,8 @@ def _modal_response(A, G, X0, C):
     Vi = np.linalg.inv(V)[keep]
     out_map = (V if C is None else np.asarray(C, float) @ V)[:, keep] * np.where(pair, 2.0, 1.0)
     zero_drive = not np.any(G)
-    W = None if zero_drive else (Vi @ G.reshape(nx, M * N)).reshape(len(keep), M, N)
+    with np.errstate(over="ignore", invalid="ignore"):
+        W = None if zero_drive else (Vi @ G.reshape(nx, M * N)).reshape(len(keep), M, N)
     W0 = np.zeros((len(keep), M), complex) if X0 is None else Vi @ np.asarray(X0, float)
     Xi = np.empty((len(keep), M, N), complex)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -110,7 +112,8 @@ def _modal_response(A, G, X0, C):
                 else:
                     Xi[k, :, 1:], _ = signal.lfilter([1.0], [1.0, -lk], W[k, :, :-1], axis=-1,
                                                      zi=(lk * W0[k])[:, None])
-    return (out_map @ Xi.reshape(len(keep), M * N)).real.reshape(-1, M, N)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (out_map @ Xi.reshape(len(keep), M * N)).real.reshape(-1, M, N)
 
 
 def lsim(A, B, C, D, u: np.ndarray, x0=None) -> np.ndarray:
