@@ -577,3 +577,29 @@ def test_edited_neural_ode_integrator_is_refused(tmp_path, saved_node, key, valu
     (path / "meta.json").write_text(json.dumps(doc, indent=2))
     with pytest.raises(ValueError, match=r"was edited after saving"):
         NeuralODE.load(path)
+
+
+@_PROP
+@given(entries=st.lists(st.floats(-3, 3), min_size=4, max_size=4),
+       delta=st.sampled_from([Tanh(), ReLU(), Sigmoid(), ZMinusSin(), LeakyReLU(0.1), Identity()]),
+       u=st.lists(st.floats(-5, 5), min_size=1, max_size=6))
+def test_property_dense_loop_is_refused_or_solved(entries, delta, u):
+    D = np.array(entries).reshape(2, 2)
+    sys = LureSystem(A=[[0.3]], B1=[[0.2, -0.1]], B2=[[1.0]], C1=[[1.0], [-0.5]], D11=D, D12=[[1.0], [0.5]],
+                     C2=[[1.0]], D21=[[0.3, 0.2]], delta=delta, dt=1.0)
+    verdict = loop_verdict(D, delta)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "could not show ... well posed": checked separately
+        y, exc = _calls(lambda: sys.simulate(np.array(u)[:, None], return_x=True))
+    if verdict == "ill-posed":
+        assert isinstance(exc, ValueError) and "ill posed" in str(exc)
+        return
+    if verdict == "well-posed":
+        assert exc is None or isinstance(exc, ConvergenceError)
+    if y is None:
+        return
+    Y, X = y
+    _finite_of_shape(Y, (len(u), 1))
+    for x, uk in zip(X, u):  # every loop solution returned satisfies the loop equation
+        w = sys.solve_loop(x, np.array([uk]))
+        np.testing.assert_allclose(w, delta(sys.C1 @ x + D @ w + sys.D12 @ [uk]), atol=1e-9)

@@ -23,7 +23,7 @@ Sufficient conditions (any one proves well-posedness):
       [0, β̃] as in MATH.md §4.7). Λ is searched by projected supergradient ascent on the
       concave function λ ↦ λ_min(2Λ − β̃(Λ D̃ + D̃ᵀ Λ)); a Λ that makes it positive is a proof.
 
-Proof of ill-posedness (a necessary condition):
+Proof of ill-posedness (tried before the multiplier search, which is the slow part):
 
 3. If K is a bijection it is a homeomorphism (invariance of domain) and has the same local
    degree ±1 everywhere; at a point where K is differentiable (Δ is C¹ or piecewise linear)
@@ -83,11 +83,15 @@ def _multiplier(Dt: np.ndarray, beta: float, *, iters: int = 400) -> tuple[bool,
         return vals[0], vecs[:, 0]
 
     lam = np.ones(n)
-    best, best_lam = -np.inf, lam
+    best, best_lam, since = -np.inf, lam, 0
     for k in range(iters):
         f, q = value(lam)
-        if f > best:
-            best, best_lam = f, lam
+        if f > best + 1e-12 * scale:
+            best, best_lam, since = f, lam, 0
+        else:
+            since += 1
+            if since > 60:  # no progress: give up (the test is sufficient only)
+                break
         if f > tol * lam.max():
             return True, lam
         g = 2 * q**2 - 2 * beta * q * (Dt @ q)
@@ -167,9 +171,15 @@ def loop_verdict(D11: np.ndarray, delta) -> tuple[str, str]:
             rho = float(np.max(np.abs(np.linalg.eigvals(bt * np.abs(Dt)))))
             if rho < 1 - 1e-9:
                 return "well-posed", f"the loop contracts: ρ((β − α)|D̃|) = {rho:.3g} < 1"
-            ok, lam = _multiplier(Dt, bt)
+            # the (cheap) proof of ill-posedness first: the multiplier search is the slow part
+            reason = _ill_posed(D11, delta)
+            if reason is not None:
+                return "ill-posed", reason
+            ok, _ = _multiplier(Dt, bt)
             if ok:
                 return "well-posed", "a diagonal multiplier Λ satisfies 2Λ − (β − α)(ΛD̃ + D̃ᵀΛ) ≻ 0"
+            return "unknown", ("no numpy test proved it well posed (no contraction, no diagonal multiplier found) "
+                               "and none proved it ill posed")
     reason = _ill_posed(D11, delta)
     if reason is not None:
         return "ill-posed", reason
