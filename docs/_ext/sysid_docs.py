@@ -110,7 +110,16 @@ def _title_block(src: str, name: str) -> str:
     body = body.replace("\\", "\\\\")
     cmd = f"Run it: ``python examples/{name} --out out/``."
     header = f'"""\n{title}\n{"=" * len(title)}\n\n{body}\n\n{cmd}\n"""'
-    return header + rest
+    original = os.path.join(REPO, "examples", name)
+    import ast
+
+    doc = ast.get_docstring(ast.parse(src)) or title
+    hidden = (f"\n# sphinx_gallery_start_ignore\n__file__ = {original!r}  # the gallery runs a copy\n"
+              f"__doc__ = {doc!r}\n# sphinx_gallery_end_ignore\n")
+    fut = re.search(r"^from __future__ import [^\n]+\n", rest, re.M)
+    if fut:  # __future__ imports must stay the first statement
+        return header + rest[:fut.end()] + hidden + rest[fut.end():]
+    return header + hidden + rest
 
 
 def write_gallery_sources() -> None:
