@@ -148,7 +148,7 @@ def _floats(text: str | None, what: str) -> list[float] | None:
 
 def _value(text: str):
     """A parameter value written as in TOML (numbers, true/false, "strings", [lists]); bare words are strings."""
-    import tomllib
+    from .report._config import tomllib
 
     try:
         return tomllib.loads(f"v = {text}")["v"]
