@@ -194,11 +194,12 @@ def contraction(system, rate: float | None = None, *, solver: str | None = None,
     if solver is None and nx + nv >= _LARGE:
         from ._firstorder import contraction_firstorder
 
-        cert = contraction_firstorder(scaled, rate, margin)
-        if cert is not None:
-            P, lam, worst, tol, info = cert
-            return Certificate("contraction", True, rate, sc.P_back(P), lam, "first-order", "optimal", worst, tol,
-                               local, msg + where, dict(margin=margin, state_scaling=sc.t, **info))
+        found = contraction_firstorder(scaled, rate, margin)
+        if found is not None:
+            Pf, lamf, info = found
+            return finish("contraction", "optimal", "first-order", [contraction_check(scaled, Pf, lamf, rate, margin)],
+                          bound=rate, P=sc.P_back(Pf), lam=lamf, pd=[Pf], local=local, message=msg,
+                          extra=dict(margin=margin, state_scaling=sc.t, **info))
         if nx + nv > _CLARABEL_MAX:
             return Certificate("contraction", False, None, None, None, "first-order", "no_certificate_found", None,
                                0.0, local, "the first-order path found no certificate within its iteration budget "

@@ -205,25 +205,30 @@ def incremental_l2_gain(system, *, solver: str | None = None, eps: float | None 
 
     (continuous: EₓᵀPK + KᵀPEₓ in place of the storage difference), with Q_Λ the incremental
     sector multiplier of Δ's slope bounds. γ is then a Lipschitz bound of the input–output map
-    (in ℓ2 / L2). For an LTI system it is the H∞ norm. Biases do not enter. The reported γ is
-    recomputed in numpy from the returned (P, λ) by a Schur complement, so it is valid even
-    when the solver is only approximately optimal.
+    (in ℓ2 / L2). For an LTI system it is the H∞ norm. Biases do not enter. States, inputs
+    and outputs are first rescaled by powers of two (exact). The reported γ is recomputed in
+    numpy from the returned (P, λ) by a Schur complement plus the smallest slack that puts
+    the whole LMI below minus its rounding bound, and the (Δx, Δw) block must keep half the
+    margin imposed, so it is valid whatever the accuracy of the solver.
 
     Parameters
     ----------
     system : LureSystem or control.StateSpace
         Needs nu ≥ 1 and ny ≥ 1.
     solver : str, optional
-        Default: Clarabel (through cvxpy) below nx + nv = 48; from there CVXOPT (a dependency
-        of sysid), called directly on the affine form M0 + Σ xₖCₖ of the LMI: it solves its
-        Newton systems through the dense Schur complement with BLAS, several times faster
-        than Clarabel's sparse KKT factorization on large LMIs (nx = nv = 32: ~3 s against
-        ~9 s; benchmarks/certify_scaling.py), Clarabel being the more accurate on small ones.
-        The data are equilibrated first (input columns, output weight and variables scaled; the
-        solution is unchanged). Without an explicit solver, anything but "optimal" from CVXOPT
-        (a stall, or "infeasible") is re-solved with Clarabel before it is reported.
-        "CLARABEL", "SCS" (first-order: slow to reach the optimum of this problem) and other
-        cvxpy solvers go through cvxpy. A missing solver raises :class:`sysid.SolverError`.
+        None (default): an LTI system (nv = 0) gets the Riccati path (bounded-real lemma,
+        :mod:`sysid.certify._riccati`: exact, O(nx³) per step, no SDP); a Lur'e system
+        Clarabel below nx + nv = 48 and from there the first-order path
+        (:func:`sysid.certify._firstorder.gain_firstorder`: bisection on γ² with the
+        homogenized LMI, then the optimal storage for the multipliers found by a Riccati
+        equation), with CVXOPT (then Clarabel) as fallback. The first-order bound is a feasible
+        point of the same LMI, never below its optimum and typically within a few per cent
+        (benchmarks/certify_scaling.py); pass solver="CVXOPT" for the interior-point optimum
+        (minutes at nx = nv = 64). "CVXOPT" is called directly on the affine form M0 + Σ xₖCₖ
+        of the LMI (dense Schur-complement Newton steps with BLAS); "CLARABEL", "SCS"
+        (first-order, slow and loose on this problem) and other cvxpy solvers go through cvxpy.
+        A missing solver raises :class:`sysid.SolverError`; a solver that breaks down gives
+        "not certified" with the reason.
     eps : float, optional
         Relative strictness margin δ imposed on the (Δx, Δw) block (LMI ⪯ −δ·s·blkdiag(I, 0),
         s = max(1, ‖[C2 D21 D22]‖₂²)), so that the exact numpy recomputation of γ applies even
