@@ -38,6 +38,7 @@ API_MODULES = [
     ("sysid.metrics", "Fit %, NRMSE, RMSE and R² per output."),
     ("sysid.plot", "Figures (matplotlib)."),
     ("sysid.report", "Studies from a configuration file and their HTML reports."),
+    ("sysid.cli", "The ``sysid`` command line (``sysid --help``)."),
     ("sysid.benchmarks", "The benchmark protocol and the published results."),
 ]
 

@@ -130,7 +130,15 @@ def modes(sys: control.StateSpace) -> list[dict]:
     """Damping / natural-frequency table of the poles (as MATLAB's ``damp``).
 
     Discrete poles are mapped to s = log(z)/dt. ``wn`` [rad/s] = |s|, ``zeta`` = −Re s / |s|,
-    ``tau`` [s] = −1/Re s (inf for Re s = 0 or negative for unstable poles).
+    ``tau`` [s] = −1/Re s (inf for Re s = 0, negative for unstable poles).
+
+    Examples
+    --------
+    >>> import control
+    >>> from sysid.report import modes
+    >>> G = control.ss([[0.0, 1.0], [-4.0, -0.8]], [[0.0], [1.0]], [[1.0, 0.0]], [[0.0]])  # ωn = 2, ζ = 0.2
+    >>> [(round(r["wn"], 6), round(r["zeta"], 6)) for r in modes(G)]
+    [(2.0, 0.2), (2.0, 0.2)]
     """
     p = np.atleast_1d(control.poles(sys)).astype(complex)
     discrete = control.isdtime(sys, strict=True)
