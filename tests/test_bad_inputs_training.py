@@ -1,5 +1,4 @@
-"""Issue 17, the training-layer rows (owned by the training refactor): expected behaviour, xfail
-until the training layer implements it. Tiny networks and few epochs: each runs in seconds.
+"""The training-layer rows of the bad-input campaign: divergence, overflowing data, bad seeds. Tiny networks and few epochs: each runs in seconds.
 """
 
 import numpy as np
@@ -7,8 +6,6 @@ import pytest
 
 from sysid import DivergenceError, IOData, LureSystem
 from sysid.delta import Tanh
-
-pytestmark = pytest.mark.xfail(strict=False, reason="training-layer rows: lead")
 
 
 def plant_data(N=120, seed=0, scale=1.0):

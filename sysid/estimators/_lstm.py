@@ -67,6 +67,9 @@ class LSTM(NeuralEstimator):
     def _build_module(self, nu: int, ny: int):
         from ..models.lstm import LSTMModule
 
+        if nu == 0:
+            raise ValueError("LSTM needs at least one input channel (torch.nn.LSTM reads u); got data with nu = 0. "
+                             "For an autonomous series use NeuralNetStep or NeuralODE.")
         check_int(self.n_units, "n_units", self._owner)
         check_int(self.layers, "layers", self._owner)
         return LSTMModule(nu, ny, n_units=self.n_units, layers=self.layers)

@@ -39,6 +39,10 @@ def fold_normalization(lure: LureSystem, *, u_mean, u_std, y_mean, y_std, x_scal
                       nx=lure.nx, nu=lure.nu, nv=lure.nv, ny=lure.ny)
 
 
+class NoLinearStart(ValueError):
+    """No linear model could be fitted to start from (the estimator falls back to its random start)."""
+
+
 def linear_start(records, nx: int, *, full_state: bool, feedthrough: bool, dt: float):
     """A linear model (A, B, C, D) of the normalized records to start a network from.
 
@@ -53,7 +57,7 @@ def linear_start(records, nx: int, *, full_state: bool, feedthrough: bool, dt: f
         X1 = np.concatenate([y[1:] for _, y, *_ in records])
         U0 = np.concatenate([u[:-1] for u, _, *_ in records])
         if len(X0) < X0.shape[1] + U0.shape[1]:
-            raise ValueError(f"init='linear' fits x(k+1) = A x(k) + B u(k) by least squares first, which needs at "
+            raise NoLinearStart(f"init='linear' fits x(k+1) = A x(k) + B u(k) by least squares first, which needs at "
                              f"least nx + nu = {X0.shape[1] + U0.shape[1]} transitions; got {len(X0)}. "
                              "Use init='random'.")
         theta = np.linalg.lstsq(np.hstack([X0, U0]), X1, rcond=None)[0].T
@@ -63,6 +67,8 @@ def linear_start(records, nx: int, *, full_state: bool, feedthrough: bool, dt: f
         from ._linear import N4SID
 
         exps = [IOData(u, y, dt=dt) for u, y, *_ in records]
+        if exps[0].nu == 0:
+            raise NoLinearStart("N4SID identifies input-output models and these records have no input")
         errors = []
         for kw in ({}, {"horizon": nx + 1}):
             try:
@@ -71,8 +77,7 @@ def linear_start(records, nx: int, *, full_state: bool, feedthrough: bool, dt: f
             except ValueError as err:  # short records: the smallest block-Hankel horizon that fits the order
                 errors.append(str(err))
         else:
-            raise ValueError(f"init='linear' fits an N4SID model of order nx = {nx} first, which failed on this "
-                             f"data ({errors[-1]}); use init='random'.")
+            raise NoLinearStart(f"N4SID of order nx = {nx} failed on these records: {errors[-1]}")
         A, B, C, D = (np.asarray(M, dtype=float) for M in (lin.A, lin.B, lin.C, lin.D))
     rho = max(np.abs(np.linalg.eigvals(A))) if nx else 0.0
     if rho > 1.01:  # marginal models (integrators, oscillators) are kept
@@ -230,6 +235,16 @@ class NeuralEstimator(BaseEstimator):
             mu, my, su, sy = U.mean(axis=0), Y.mean(axis=0), U.std(axis=0), Y.std(axis=0)
         return mu, np.where(su > 0, su, 1.0), my, np.where(sy > 0, sy, 1.0)
 
+    def _check_scale(self, exps) -> None:
+        """Refuse data whose squares would overflow float64 before anything is computed."""
+        for d in exps:
+            for name, x in (("u", d.u), ("y", d.y)):
+                big = float(np.max(np.abs(x))) if x.size else 0.0
+                if big > 1e150:
+                    raise ValueError(f"{name} has values up to {big:.3g}; at that scale the normalization and the "
+                                     "training loss overflow float64 (squares above 1e300). Rescale the data "
+                                     f"(e.g. to SI units or by a power of ten) before fitting {self._owner}.")
+
     def _records(self, exps):
         recs = [((d.u - self.u_mean_) / self.u_std_, (d.y - self.y_mean_) / self.y_std_) for d in exps]
         if getattr(self, "_irregular_", False):
@@ -286,6 +301,7 @@ class NeuralEstimator(BaseEstimator):
             dt = float(np.median(np.concatenate([np.diff(d.t) for d in exps])))
         self._irregular_ = bool(irregular)
         nu, ny = exps[0].nu, exps[0].ny
+        self._check_scale(exps + (vals or []))
         self.u_mean_, self.u_std_, self.y_mean_, self.y_std_ = self._norm(exps)
         self.nu_, self.ny_, self.dt_ = nu, ny, float(dt)
         dtype, device = self._torch_dtype(), self._device()
@@ -299,7 +315,11 @@ class NeuralEstimator(BaseEstimator):
             module = self._build_module(nu, ny).to(device=device, dtype=dtype)
         gen = torch.Generator().manual_seed(seed)
         if cfg.init == "linear":
-            self._init_linear(module, head, gen)
+            try:
+                self._init_linear(module, head, gen)
+            except NoLinearStart as err:
+                warnings.warn(f"{self._owner}: no linear start ({err}); training starts from the random "
+                              "initialization (init='random' says so explicitly).", FitWarning, stacklevel=2)
         self._init_module(module, head)
         strategy = self._strategy(module, cfg)
         strategy.check(module)

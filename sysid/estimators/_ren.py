@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.iodata import IOData, as_signal
+from ..core.iodata import as_signal
 from ._neural_base import NeuralEstimator
 from ._ren_export import physical_certificate_data
 
@@ -108,18 +108,10 @@ class REN(NeuralEstimator):
                          seed=0 if self.seed is None else int(self.seed), dtype=self._torch_dtype())
 
     def _init_linear(self, module, records, generator) -> None:
-        from ._linear import N4SID
+        from ._neural_base import linear_start
 
-        exps = [IOData(u, y, dt=self.dt_) for u, y, *_ in records]
-        try:
-            lin = N4SID(nx=self.nx).fit(exps).system_
-        except ValueError:  # short records: the smallest block-Hankel horizon that fits the order
-            try:
-                lin = N4SID(nx=self.nx, horizon=self.nx + 1).fit(exps).system_
-            except ValueError as err:
-                raise ValueError(f"init='linear' fits an N4SID model of order nx = {self.nx} first, which failed "
-                                 f"on this data ({err}); use init='long_memory'.") from err
-        module.init_from_linear(lin.A, lin.B, lin.C, lin.D, seed=0 if self.seed is None else int(self.seed))
+        A, B, C, D = linear_start(records, self.nx, full_state=False, feedthrough=True, dt=self.dt_)
+        module.init_from_linear(A, B, C, D, seed=0 if self.seed is None else int(self.seed))
 
     def _module_lure(self):
         return self.module_.to_lure(dt=self.dt_)

@@ -1,0 +1,196 @@
+"""Every neural estimator on the real benchmark records, with its defaults and one tuned setting.
+
+    python benchmarks/nonlinear.py                       # cascaded tanks, defaults, seeds 0 1 2
+    python benchmarks/nonlinear.py --only silverbox --models REN NeuralNetStep --seeds 0
+    python benchmarks/nonlinear.py --tuned               # the tuned settings too
+    python benchmarks/nonlinear.py --table-only          # rebuild the markdown from the JSON
+
+Protocol (sysid.benchmarks.evaluate): fit on the literature's training split, simulate every
+test input free-run, set the initial state from the first ``init_window`` test samples only and
+leave them out of the score. "Defaults" means every training setting at its default — only the
+model size (``nx``) is chosen per data set, as a user would. Results are merged into
+``benchmarks/results/nonlinear.json`` (one entry per data set × model × seed) and the table
+``benchmarks/results/nonlinear.md`` (also pasted into README.md between the markers
+``<!-- nonlinear-table -->``), with the published results beside.
+
+F-16: the training levels are cut to ``--f16-samples`` samples each (one 8,192-sample period by
+default) so that a fit stays within minutes on two cores; the test levels are scored whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join(HERE, "results", "nonlinear.json")
+TABLE = os.path.join(HERE, "results", "nonlinear.md")
+README = os.path.join(HERE, "..", "README.md")
+MARK = "<!-- nonlinear-table -->"
+
+
+def model_sizes(bench: str) -> dict:
+    """The one structural choice a user makes per data set: the state dimension."""
+    return {"cascaded_tanks": dict(nx=2), "silverbox": dict(nx=2), "f16": dict(nx=10)}[bench]
+
+
+def makers(bench: str, tuned: bool, seed: int) -> dict:
+    from sysid.estimators import LSTM, N4SID, REN, NeuralNetStep, NeuralODE
+
+    nx = model_sizes(bench)["nx"]
+    out = {
+        "N4SID": lambda: N4SID(nx=nx),
+        "NeuralNetStep": lambda: NeuralNetStep(nx=nx, seed=seed),
+        "NeuralODE": lambda: NeuralODE(nx=nx, seed=seed),
+        "LSTM": lambda: LSTM(seed=seed),
+        "REN": lambda: REN(nx=max(nx, 4), seed=seed),
+    }
+    if tuned:  # one documented setting each (see the docstring of TUNED)
+        for name, kw in TUNED.items():
+            cls = {"NeuralNetStep": NeuralNetStep, "NeuralODE": NeuralODE, "LSTM": LSTM, "REN": REN}[name]
+            size = {} if name == "LSTM" else {"nx": max(nx, 4) if name == "REN" else nx}
+            out[f"{name} (tuned)"] = (lambda c=cls, k=kw, s=size: c(**s, **k, seed=seed))
+    return out
+
+
+# one tuned setting per estimator, the same on every data set
+TUNED = {
+    "NeuralNetStep": dict(hidden=64, val_fraction=0.1, patience=80, epochs=400),
+    "NeuralODE": dict(hidden=64, val_fraction=0.1, patience=80, epochs=400),
+    "LSTM": dict(n_units=32, x0="burn_in", burn_in=50, val_fraction=0.1, epochs=400),
+    "REN": dict(nv=32, val_fraction=0.1, patience=80, epochs=300),
+}
+
+PUBLISHED_KEY = {"cascaded_tanks": "cascaded_tanks", "silverbox": "silverbox", "f16": "f16"}
+
+
+def load(bench: str, data: str, f16_samples: int):
+    from sysid import datasets
+    from sysid.datasets._loaders import Benchmark
+
+    if bench == "cascaded_tanks":
+        return datasets.cascaded_tanks(os.path.join(data, "cascaded_tanks"))
+    if bench == "silverbox":
+        return datasets.silverbox(os.path.join(data, "silverbox"))
+    b = datasets.f16(os.path.join(data, "f16_gvt"))
+    train = [d[:f16_samples] for d in b.train]
+    return Benchmark(b.name, train, b.test, init_window=b.init_window, rmse_scale=b.rmse_scale,
+                     rmse_unit=b.rmse_unit)
+
+
+def read() -> list[dict]:
+    if not os.path.isfile(RESULTS):
+        return []
+    with open(RESULTS) as fh:
+        return json.load(fh)["results"]
+
+
+def write(results: list[dict]) -> None:
+    from sysid.benchmarks import PUBLISHED
+
+    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
+    with open(RESULTS, "w") as fh:
+        json.dump({"results": results, "published": PUBLISHED}, fh, indent=2)
+
+
+def table(results: list[dict]) -> str:
+    """Markdown: mean ± spread over seeds of the test RMSE (mean over outputs), fit seconds,
+    and the published figures beside."""
+    from sysid.benchmarks import PUBLISHED
+
+    lines = []
+    for bench in ("cascaded_tanks", "silverbox", "f16"):
+        rs = [r for r in results if r["benchmark"] == bench]
+        if not rs:
+            continue
+        tests = list(rs[0]["tests"])
+        unit = rs[0]["tests"][tests[0]]["unit"]
+        lines += [f"**{bench}** — free-run test RMSE [{unit}] (mean over outputs; seeds: min / median / max)", "",
+                  "| model | " + " | ".join(tests) + " | fit time [s] | seeds |",
+                  "|---" * (len(tests) + 3) + "|"]
+        by_model: dict[str, list[dict]] = {}
+        for r in rs:
+            by_model.setdefault(r["model"], []).append(r)
+        for model, group in sorted(by_model.items(), key=lambda kv: np.median(
+                [np.mean(g["tests"][tests[0]]["rmse"]) for g in kv[1]])):
+            cells = []
+            for t in tests:
+                v = sorted(float(np.mean(g["tests"][t]["rmse"])) for g in group)
+                cells.append(f"{v[0]:.3g}" if len(v) == 1 else f"{v[0]:.3g} / **{np.median(v):.3g}** / {v[-1]:.3g}")
+            secs = np.median([g["fit_seconds"] for g in group])
+            lines.append(f"| {model} | " + " | ".join(cells) + f" | {secs:.0f} | {len(group)} |")
+        pub = PUBLISHED.get(bench, {})
+        for t in tests:
+            for name, value, src in pub.get(t, []):
+                lines.append(f"| *published ({t}): {name}* | " + " | ".join(
+                    f"{value:g}" if tt == t else "" for tt in tests) + f" | | {src} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def update_readme(md: str) -> None:
+    with open(README) as fh:
+        text = fh.read()
+    block = f"{MARK}\n{md}\n{MARK}"
+    if text.count(MARK) >= 2:
+        a = text.index(MARK)
+        b = text.index(MARK, a + 1) + len(MARK)
+        text = text[:a] + block + text[b:]
+    else:
+        text = text.rstrip() + "\n\n## Nonlinear benchmarks\n\n" + block + "\n"
+    with open(README, "w") as fh:
+        fh.write(text)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=os.environ.get("SYSID_DATA", os.path.join(HERE, "..", "..", "shared", "data")))
+    p.add_argument("--only", nargs="*", default=["cascaded_tanks"], choices=["cascaded_tanks", "silverbox", "f16"])
+    p.add_argument("--models", nargs="*", default=None, help="subset of model labels")
+    p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    p.add_argument("--tuned", action="store_true", help="also the tuned setting of each estimator")
+    p.add_argument("--f16-samples", type=int, default=8192)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--table-only", action="store_true")
+    p.add_argument("--no-readme", action="store_true")
+    args = p.parse_args(argv)
+    results = read()
+    if not args.table_only:
+        import torch
+
+        from sysid.benchmarks import evaluate
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        for bench in args.only:
+            b = load(bench, args.data, args.f16_samples)
+            for seed in args.seeds:
+                for label, make in makers(bench, args.tuned, seed).items():
+                    if args.models and label not in args.models:
+                        continue
+                    if label == "N4SID" and seed != args.seeds[0]:
+                        continue  # deterministic
+                    t0 = time.time()
+                    r = evaluate(make, b, label=label)
+                    r.update(seed=seed, threads=torch.get_num_threads(), wall=time.time() - t0)
+                    results = [x for x in results if not (x["benchmark"] == r["benchmark"] and x["model"] == label
+                                                          and x.get("seed") == seed)] + [r]
+                    write(results)
+                    print(f"{bench:<15}{label:<22} seed {seed}  fit {r['fit_seconds']:7.1f} s  " + "  ".join(
+                        f"{t}: {np.round(v['rmse'], 4).tolist()} {v['unit']}" for t, v in r["tests"].items()),
+                        flush=True)
+    md = table(results)
+    with open(TABLE, "w") as fh:
+        fh.write(md + "\n")
+    if not args.no_readme:
+        update_readme(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""The explicit training contract: every estimator through fit → simulate → to_lure → linearize →
+certify (SISO and MIMO), the strategies and losses as objects, the shared settings, and the
+defaults that must not fail on short or awkward records."""
+import numpy as np
+import pytest
+import torch
+
+from sysid import IOData, LureSystem, certify, datasets
+from sysid.delta import Tanh
+from sysid.estimators import LSTM, REN, MatrixStep, NeuralNetStep, NeuralODE, NeuralODEMatrix
+from sysid.models import SequenceModule, check_sequence_module
+from sysid.training import (BurnIn, Encoder, Fitted, KStep, Loss, Measured, Simulated, Simulation, TrainConfig,
+                            Truncated, Zero, cut_windows, train)
+
+
+def plant(nu=1, ny=1, N=160, seed=0):
+    rng = np.random.default_rng(seed)
+    u = rng.normal(size=(N, nu))
+    lure = LureSystem(A=[[0.6, 0.2], [-0.2, 0.5]], B1=[[0.3], [0.1]], B2=0.5 * np.ones((2, nu)), C1=[[1.0, 0.0]],
+                      C2=np.ones((ny, 2)) * np.linspace(1, 0.5, ny)[:, None], delta=Tanh(), dt=0.1)
+    return IOData(u, lure.simulate(u) + 0.01 * rng.normal(size=(N, ny)), dt=0.1)
+
+
+ESTIMATORS = {
+    "NeuralNetStep": lambda: NeuralNetStep(nx=3, hidden=6, epochs=3),
+    "NeuralNetStep-full": lambda: NeuralNetStep(hidden=6, epochs=3),
+    "MatrixStep": lambda: MatrixStep(nx=3, epochs=2),
+    "NeuralODE": lambda: NeuralODE(nx=3, hidden=6, epochs=2),
+    "NeuralODEMatrix": lambda: NeuralODEMatrix(nx=3, epochs=2),
+    "LSTM": lambda: LSTM(n_units=3, epochs=2),
+    "REN": lambda: REN(nx=3, nv=4, epochs=2),
+}
+
+
+@pytest.mark.parametrize("nu, ny", [(1, 1), (2, 2)])
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_every_estimator_through_the_whole_contract(name, nu, ny):
+    d = plant(nu, ny)
+    est = ESTIMATORS[name]()
+    if name == "NeuralNetStep-full" and ny != 2:
+        pass
+    assert est.fit(d) is est
+    assert isinstance(est.module_, SequenceModule)
+    check_sequence_module(est.module_)
+    y = est.simulate(d.u)
+    assert y.shape == (d.N, ny) and np.all(np.isfinite(y))
+    lin = est.linearize()
+    assert (lin.ninputs, lin.noutputs) == (nu, ny)
+    if name == "LSTM":  # not a Lur'e system: the contract says so clearly
+        with pytest.raises(NotImplementedError, match="not a Lur'e system"):
+            est.to_lure()
+        return
+    lure = est.to_lure()
+    x0 = np.zeros(lure.nx) if not est._full_state else d.y[0]
+    # the exported core object reproduces the torch model (continuous ones within solver tolerance)
+    tol = 2e-3 if lure.is_continuous else 1e-9
+    np.testing.assert_allclose(lure.simulate(d.u[:30], x0, t=d.t[:30] if lure.is_continuous else None),
+                               est.simulate(d.u[:30], x0=x0), atol=tol * (1 + np.abs(y).max()))
+    np.testing.assert_allclose(np.sort_complex(np.linalg.eigvals(lure.linearize(x0=np.zeros(lure.nx),
+                                                                                u0=np.zeros(nu)).A)),
+                               np.sort_complex(np.linalg.eigvals(est.linearize(x0=np.zeros(lure.nx),
+                                                                               u0=np.zeros(nu)).A)), atol=1e-9)
+    cert = certify.lyapunov_stability(lin)
+    assert isinstance(cert.certified, bool)
+
+
+def test_default_start_is_the_linear_model_and_never_lost():
+    """init='linear': before training the step model *is* the N4SID model (W2 = 0), and a fit
+    never returns a model worse on validation data than that start."""
+    from sysid.estimators import N4SID
+
+    d = plant(N=300)
+    start = NeuralNetStep(nx=2, epochs=0, val_fraction=0.0).fit(d)
+    lin = N4SID(nx=2, feedthrough=False).fit(IOData((d.u - start.u_mean_) / start.u_std_,
+                                                     (d.y - start.y_mean_) / start.y_std_, dt=d.dt)).system_
+    un = (d.u - start.u_mean_) / start.u_std_
+    import control
+
+    y_lin = control.forced_response(lin, U=un.T, X0=np.zeros(2)).outputs.reshape(-1, 1)
+    np.testing.assert_allclose((start.simulate(d.u) - start.y_mean_) / start.y_std_, y_lin, atol=1e-9)
+    # a learning rate far too large cannot make the returned model worse than its start
+    est = NeuralNetStep(nx=2, epochs=5, lr=1e-2, clip_grad=None).fit(d)
+    h = est.history_
+    assert h.best_loss <= h.initial_loss
+    if not h.improved:
+        with pytest.warns(UserWarning, match="no training epoch improved on the linear model"):
+            NeuralNetStep(nx=2, epochs=5, lr=1e-2, clip_grad=None).fit(d)
+
+
+def test_validation_is_carved_from_the_end_of_each_record_by_default():
+    d = plant(N=200)
+    est = NeuralNetStep(nx=2, hidden=4, epochs=3).fit(d)
+    assert len(est.history_.val_loss) == 3
+    none = NeuralNetStep(nx=2, hidden=4, epochs=3, val_fraction=0.0).fit(d)
+    assert none.history_.val_loss == []
+
+
+def test_seed_short_records_train_with_the_defaults():
+    """The seed's records have 8 samples: the horizon adapts (a record shorter than it is whole)."""
+    d = datasets.spiral_source()
+    with pytest.warns(UserWarning, match="no linear start"):  # N4SID needs inputs: the random start is used
+        NeuralNetStep(nx=3, epochs=1).fit(d.train)
+    for est in (NeuralNetStep(epochs=3), NeuralNetStep(nx=3, init="random", epochs=3), NeuralODE(epochs=2),
+                REN(nx=2, nv=4, init="long_memory", epochs=2), MatrixStep()):
+        est.fit(d.train)
+        assert np.all(np.isfinite(est.simulate(np.zeros((8, 0)), x0=None)))
+    with pytest.raises(ValueError, match="LSTM needs at least one input channel"):
+        LSTM(n_units=2, epochs=2).fit(d.train)
+
+
+@pytest.mark.parametrize("x0", ["zero", "fit", "simulated", "burn_in", "encoder", "auto"])
+def test_every_initial_state_strategy_trains_a_hidden_state_model(x0):
+    d = plant(N=200)
+    kw = dict(nx=3, hidden=8, x0=x0, burn_in=5, init="random", val_fraction=0.0, lr=1e-2, batch_size=4, seed=0)
+    start = NeuralNetStep(epochs=0, **kw).fit(d)
+    est = NeuralNetStep(epochs=15, **kw).fit(d)
+    assert est.history_.loss[-1] < 0.75 * est.history_.initial_loss, x0
+    assert start.history_.loss == []
+
+
+def test_encoder_maps_the_past_to_the_state_and_is_trained():
+    """The encoder's x0 depends on the past window only, and its weights change in training."""
+    torch.manual_seed(0)
+    from sysid.models.step import StepModule
+
+    m = StepModule(2, 1, 1, full_state=False, init_std=0.3).double()
+    rng = np.random.default_rng(0)
+    rec = [(rng.normal(size=(60, 1)), rng.normal(size=(60, 1)))]
+    enc = Encoder(past=4, hidden=8)
+    ws = cut_windows(rec, loss=Truncated(10), x0=enc)
+    w = ws[0]
+    assert w.u.shape[1] == 14 and w.scored_y.shape[1] == 10  # 4 past samples + 10 scored
+    train(m, ws, TrainConfig(epochs=0))
+    before = [p.detach().clone() for p in enc.parameters()]
+    idx = torch.arange(len(w))
+    x0a = enc.initial(m, w, idx)
+    w2 = cut_windows([(rec[0][0].copy(), rec[0][1].copy())], loss=Truncated(10), x0=enc)[0]
+    w2.u[:, 4:] += 1.0  # change the scored part only
+    torch.testing.assert_close(enc.initial(m, w2, idx), x0a)
+    train(m, ws, TrainConfig(epochs=3, lr=1e-2, batch_size=None))
+    assert any(not torch.equal(a, b.detach()) for a, b in zip(before, enc.parameters()))
+
+
+def test_losses_are_objects_open_for_new_terms():
+    """A loss with a regularization term is used by the engine without editing it."""
+    class Ridge(Truncated):
+        def regularization(self, module):
+            return 10.0 * sum((p ** 2).sum() for p in module.parameters())
+
+    d = plant(N=120)
+    est = NeuralNetStep(nx=2, hidden=4, init="random", init_std=0.5, epochs=20, lr=2e-2, val_fraction=0.0,
+                        loss=Ridge(20), seed=0).fit(d)
+    plain = NeuralNetStep(nx=2, hidden=4, init="random", init_std=0.5, epochs=20, lr=2e-2, val_fraction=0.0,
+                          loss="truncated", horizon=20, seed=0).fit(d)
+    norm = lambda e: sum(float((p.detach() ** 2).sum()) for p in e.module_.parameters())  # noqa: E731
+    assert norm(est) < 0.5 * norm(plain)
+    assert isinstance(Ridge(5), Loss)
+
+
+def test_layouts():
+    assert Simulation().layout(3, 10) == [(3, 7)]
+    assert Truncated(4).layout(0, 10) == [(0, 4), (4, 4), (6, 4)]
+    assert Truncated(40).layout(0, 10) == [(0, 10)]
+    assert KStep(8).layout(0, 10) == [(0, 8), (1, 8), (2, 8)]
+    assert Truncated(4).layout(5, 5) == []
+
+
+def test_strategy_windows_and_validation_choices():
+    from sysid.models.step import StepModule
+
+    m = StepModule(2, 1, 1, full_state=False).double()
+    assert isinstance(Fitted().validation(m), Simulated)
+    assert isinstance(Zero().validation(m), Zero)
+    with pytest.raises(ValueError, match="nx = ny"):
+        Measured().check(m)
+    rec = [(np.arange(20.0)[:, None], np.arange(20.0)[:, None])]
+    (w,) = cut_windows(rec, loss=Truncated(5), x0=BurnIn(3), spans=[(10, 20)])
+    np.testing.assert_array_equal(w.start.numpy(), [10, 15])
+    np.testing.assert_array_equal(w.u[0, :, 0].numpy(), np.arange(7.0, 15.0))
+
+
+def test_global_torch_generator_is_left_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    NeuralNetStep(nx=2, hidden=4, epochs=1).fit(plant(N=60))
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_max_time_stops_training():
+    d = plant(N=200)
+    est = NeuralNetStep(nx=2, hidden=4, epochs=10_000, max_time=0.5, patience=None).fit(d)
+    assert est.history_.stopped == "max_time" and len(est.history_.loss) < 10_000
+
+
+def test_callback_can_stop_training():
+    d = plant(N=100)
+    from sysid.models.step import StepModule
+
+    m = StepModule(2, 1, 1, full_state=False, init_std=0.3).double()
+    ws = cut_windows([((d.u - d.u.mean()) / d.u.std(), (d.y - d.y.mean()) / d.y.std())], loss=Truncated(20),
+                     x0=Fitted())
+    seen = []
+    res = train(m, ws, TrainConfig(epochs=50), callback=lambda e, tl, vl: seen.append(e) or e >= 2)
+    assert seen == [0, 1, 2] and res.stopped == "callback"
+
+
+@pytest.mark.parametrize("cls", [NeuralNetStep, NeuralODE, LSTM, REN, MatrixStep, NeuralODEMatrix])
+@pytest.mark.parametrize("key, value, match", [
+    ("x0", "warm", r"The 'x0' parameter of {} must be one of \['auto', 'zero'"),
+    ("loss", "l1", r"The 'loss' parameter of {} must be one of \['simulation', 'truncated', 'kstep'\]"),
+    ("optimizer", "adagrad", r"The 'optimizer' parameter of {} must be one of"),
+    ("lr", -1, r"The 'lr' parameter of {} must be > 0. Got -1 instead."),
+    ("epochs", 1.5, r"The 'epochs' parameter of {} must be an int >= 0"),
+    ("max_time", 0, r"The 'max_time' parameter of {} must be > 0"),
+    ("val_fraction", 1.0, r"The 'val_fraction' parameter of {} must be a number in \[0, 1\)"),
+    ("seed", "abc", r"The 'seed' parameter of {} must be an int >= 0 or None. Got 'abc' instead."),
+    ("init", "xavier", r"The 'init' parameter of {} must be one of"),
+    ("horizon", 1, r"The 'horizon' parameter of {} must be an int >= 2"),
+    ("normalize", "minmax", r"The 'normalize' parameter of {} must be one of"),
+])
+def test_every_bad_setting_names_the_estimator_and_the_accepted_values(cls, key, value, match):
+    with pytest.raises(ValueError, match=match.format(cls.__name__)):
+        cls(**{key: value}).fit(plant(N=60))
+
+
+def test_unknown_keyword_and_params_round_trip():
+    with pytest.raises(TypeError, match=r"NeuralNetStep got unknown parameter\(s\) \['epoch'\]"):
+        NeuralNetStep(epoch=3)
+    est = NeuralNetStep(nx=2, lr=1e-3, x0="burn_in")
+    params = est.get_params()
+    assert params["lr"] == 1e-3 and params["x0"] == "burn_in" and params["nx"] == 2
+    assert set(TrainConfig.names()) <= set(params)
+    assert NeuralNetStep(**params).get_params() == params
+    assert est.set_params(lr=2e-3).lr == 2e-3
+    assert "lr=0.002" in repr(est) and "epochs" not in repr(est)
+    with pytest.raises(ValueError, match="'lrr' is not a parameter of NeuralNetStep"):
+        est.set_params(lrr=1)
+
+
+def test_burn_in_on_a_step_model_trains():
+    """NeuralNetStep(x0='burn_in') used to crash with an AttributeError."""
+    d = plant(N=120)
+    est = NeuralNetStep(nx=2, hidden=4, x0="burn_in", burn_in=5, epochs=2).fit(d)
+    assert est.x0_strategy_.past == 5 and np.all(np.isfinite(est.simulate(d.u)))
