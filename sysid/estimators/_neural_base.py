@@ -272,7 +272,7 @@ class NeuralEstimator(BaseEstimator):
         return train, val
 
     # ------------------------------------------------------------------ contract
-    def fit(self, data, *, val=None):
+    def fit(self, data, *, val=None, callback=None):
         """Train on one IOData or a list of experiments; returns ``self``.
 
         Parameters
@@ -282,6 +282,9 @@ class NeuralEstimator(BaseEstimator):
         val : IOData or list of IOData, optional
             Validation records (early stopping, best weights). Without them the last
             ``val_fraction`` of every training record is held out for that.
+        callback : callable, optional
+            ``callback(epoch, train_loss, val_loss)`` after every epoch (normalized losses);
+            returning True stops training — the hook for sweeps and schedulers (ASHA).
         """
         import warnings
 
@@ -338,7 +341,7 @@ class NeuralEstimator(BaseEstimator):
                 val_w = None
         self.module_ = module
         self.x0_strategy_ = strategy
-        self.history_ = train(module, windows, cfg, val=val_w)
+        self.history_ = train(module, windows, cfg, val=val_w, callback=callback)
         if cfg.epochs > 0 and val_w and not self.history_.improved:
             what = "the linear model it started from" if cfg.init == "linear" else "its initialization"
             warnings.warn(f"{self._owner}: no training epoch improved on {what} on the validation data; that "
