@@ -23,6 +23,10 @@ _LAZY = {
     "LSTM": "._lstm",
     "REN": "._ren",
     "Implicit": "._implicit",
+    "RNNDelta": "._irregular",
+    "RNNDecay": "._irregular",
+    "ODERNN": "._irregular",
+    "LatentODE": "._irregular",
 }
 
 __all__ = ["BaseEstimator", *_LAZY]

@@ -30,6 +30,11 @@ _LAZY = {
     "deq_fixed_point": ".deq",
     "IFT": ".deq",
     "Phantom": ".deq",
+    # irregularly sampled series
+    "RNNDeltaModule": ".irregular",
+    "RNNDecayModule": ".irregular",
+    "ODERNNModule": ".irregular",
+    "LatentODEModule": ".irregular",
 }
 
 __all__ = list(_LAZY)
