@@ -35,22 +35,23 @@ class _LinearEstimator(BaseEstimator):
         """Mean and covariance of the model's states over the training records (free run from the
         least-squares initial states) and the per-output simulation-error variance: the prior of
         :meth:`estimate_x0` for short windows."""
-        from ..linear._sim import batched_response, lsim
+        from ..linear._sim import batched_response
 
         A, B, C, D = (np.asarray(m, float) for m in (self.system_.A, self.system_.B, self.system_.C, self.system_.D))
         nx = A.shape[0]
         states, errors = [], []
         for d in exps:
-            forced = lsim(A, B, C, D, d.u)
-            x0 = np.zeros(nx)
-            if nx:
-                with np.errstate(all="ignore"):
-                    O = batched_response(A, np.zeros((nx, nx, d.N)), np.eye(nx), C=C).transpose(2, 0, 1)
-                    O = O.reshape(-1, nx)
-                if np.all(np.isfinite(O)) and np.all(np.isfinite(forced)):
-                    x0 = np.linalg.lstsq(O, (d.y - forced).ravel(), rcond=None)[0]
             with np.errstate(all="ignore"):
-                X = _states(self.system_, d.u, x0)
+                Xf = _states(self.system_, d.u, np.zeros(nx))  # forced states
+                forced = Xf @ C.T + d.u @ D.T
+                x0 = np.zeros(nx)
+                free = np.zeros((nx, nx, d.N))
+                if nx:
+                    free = batched_response(A, np.zeros((nx, nx, d.N)), np.eye(nx))  # (nx states, nx, N)
+                    O = np.einsum("ij,jkt->tik", C, free).reshape(-1, nx)
+                    if np.all(np.isfinite(O)) and np.all(np.isfinite(forced)):
+                        x0 = np.linalg.lstsq(O, (d.y - forced).ravel(), rcond=None)[0]
+                X = Xf + np.einsum("ikt,k->ti", free, x0) if nx else Xf
                 states.append(X)
                 errors.append(d.y - X @ C.T - d.u @ D.T)
         X = np.concatenate(states) if states else np.zeros((0, nx))
