@@ -149,9 +149,20 @@ def main(argv=None):
     p.add_argument("--no-speed", action="store_true")
     p.add_argument("--out", default=os.path.join(HERE, "results", "linear_baselines.json"))
     p.add_argument("--markdown", default=os.path.join(HERE, "results", "linear_baselines.md"))
+    p.add_argument("--merge", nargs="+", default=None,
+                   help="combine result JSON files of earlier runs (e.g. one per --only) instead of running")
     args = p.parse_args(argv)
     loaders = {"cascaded_tanks": datasets.cascaded_tanks, "silverbox": datasets.silverbox, "f16_gvt": datasets.f16}
     results = []
+    speed = None
+    if args.merge:
+        for path in args.merge:
+            with open(path) as fh:
+                doc = json.load(fh)
+            results += doc["results"]
+            speed = doc.get("pem_speed") or speed
+        loaders = {}
+        args.no_speed = speed is not None
     for name, load in loaders.items():
         if args.only and name != args.only:
             continue
@@ -166,7 +177,8 @@ def main(argv=None):
                   "  ".join(f"{t}: RMSE {np.round(v['rmse'], 4).tolist()} {v['unit']}"
                             for t, v in r["tests"].items()), flush=True)
     print(benchmarks.format_table(results))
-    speed = None if args.no_speed else speed_benchmark()
+    if not args.no_speed:
+        speed = speed_benchmark()
     checks = summary_checks(results)
     table = markdown(results, speed, checks)
     print("\n" + table)
