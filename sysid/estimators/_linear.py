@@ -217,8 +217,8 @@ class N4SID(_LinearEstimator):
         Refine by the prediction-error method (:func:`sysid.linear.pem`, analytic gradients).
     stable : bool, optional
         True: the N4SID model is made stable (Maciejowski) and PEM keeps it stable (for
-        ``noise=True``: keeps the predictor stable); False: no constraint. None (default): only
-        the PEM refinement is kept stable.
+        ``noise=True``: keeps the predictor stable); False: no constraint. None (default): the
+        plain N4SID model is unconstrained; with ``pem`` the start is made stable and PEM keeps it so.
     integrator : bool
         The plant integrates (one integrator per output): identify on differenced outputs and
         keep exact integrators at z = 1, also through PEM.
@@ -261,8 +261,10 @@ class N4SID(_LinearEstimator):
         if self.stable not in (None, True, False):
             raise ValueError(f"The 'stable' parameter of N4SID must be True, False or None. Got {self.stable!r} instead.")
         exps = as_experiments(data)
+        # a stable-constrained PEM starts from a stable subspace model (Maciejowski), not a shrunk one
+        stable_start = bool(self.stable) or (self.pem and self.stable is None)
         res = n4sid(exps, self.nx, horizon=self.horizon, weighting=self.weighting, feedthrough=self.feedthrough,
-                    stable=bool(self.stable), integrator=self.integrator, max_order=self.max_order, val=val)
+                    stable=stable_start, integrator=self.integrator, max_order=self.max_order, val=val)
         system, x0 = res.system, res.x0
         K = np.zeros((system.nstates, system.noutputs))
         self.pem_ = None
