@@ -92,6 +92,14 @@ def test_fit_from_flags_writes_models_and_run_json(fitted):
     assert run["data"]["train"]["N"] == 280 and run["data"]["test"]["N"] == 120  # 70 % split
 
 
+def test_report_of_a_file_study(fitted, capsys):
+    tmp, _ = fitted
+    assert cli.main(["report", str(tmp / "out" / "run.json")]) == 0
+    html = (tmp / "out" / "report.html").read_text(encoding="utf-8")
+    assert "plant.csv" in html and "SHA-256" in html and html.count("<img ") >= 5
+    assert "report.html" in capsys.readouterr().out
+
+
 def test_linearize_prints_poles_dc_gain_and_damping(fitted, capsys):
     tmp, G = fitted
     assert cli.main(["linearize", str(tmp / "out" / "models" / "N4SID"), "--json"]) == 0

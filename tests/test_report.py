@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -156,3 +157,19 @@ def test_chromium_renders_the_report(run, tmp_path):
     img = mpimg.imread(shot)
     assert img.shape[:2] == (2400, 1200)
     assert img[..., :3].std() > 0.05, "the screenshot is blank"
+
+
+@pytest.mark.slow
+def test_pendulum_study_from_the_command_line(tmp_path):
+    """The acceptance run: sysid fit --config examples/configs/pendulum.toml && sysid report out/run.json."""
+    exe = os.path.join(os.path.dirname(sys.executable), "sysid")
+    config = os.path.join(os.path.dirname(__file__), "..", "examples", "configs", "pendulum.toml")
+    fit = subprocess.run([exe, "fit", "--config", config, "--quiet"], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=600)
+    assert fit.returncode == 0, fit.stderr
+    rep = subprocess.run([exe, "report", "out/run.json"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert rep.returncode == 0, rep.stderr
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert all(f'<section id="{k}">' in html for k in report.SECTIONS)
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["models"][0]["compare"]["test"]["fit_percent"][0] > 70  # N4SID on the pendulum
