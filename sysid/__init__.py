@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 
 _LAZY_SUBMODULES = {
     "datasets", "linear", "estimators", "certify", "training", "models",
-    "solvers", "plot", "benchmarks", "cli", "report",
+    "solvers", "plot", "benchmarks", "cli", "report", "sweep",
 }
 
 __all__ = [

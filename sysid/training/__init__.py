@@ -28,6 +28,7 @@ _LAZY = {
     "InitialState": "._initial", "Zero": "._initial", "Measured": "._initial", "Fitted": "._initial",
     "Simulated": "._initial", "BurnIn": "._initial", "Encoder": "._initial", "as_initial_state": "._initial",
     "save_checkpoint": "._checkpoint", "load_checkpoint": "._checkpoint",
+    "train_distributed": "._distributed",
 }
 
 __all__ = ["TrainConfig", "TrainResult", *_LAZY]

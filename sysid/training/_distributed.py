@@ -1,0 +1,242 @@
+"""Data-parallel training with ``torch.distributed``: every process computes its share of each batch,
+DistributedDataParallel averages the gradients.
+
+Start the processes with ``torchrun --nproc_per_node=K script.py`` (NCCL on GPUs, gloo on CPUs),
+Ray Train or ``torch.multiprocessing.spawn``; in each, initialize the process group, cut the same
+windows and call :func:`train_distributed` (docs/cluster.md).
+
+Sampling follows ``DistributedSampler``: all processes draw the same permutation of the windows
+(the seed's generator, drawn exactly as :func:`sysid.training.train` draws it), global batch k is
+``perm[k·B:(k+1)·B]`` and process r takes every K-th window of it, ``[r::K]``. Each process scales
+its squared-error sum by K / (the batch's global count), so the average of the gradients that DDP
+forms is the gradient of the global batch's mean squared error: K processes follow the loss
+trajectory of :func:`sysid.training.train` on one process with the same ``batch_size`` (up to the
+order of floating-point sums). Training and validation losses are reduced over all processes, so
+early stopping and the best weights agree everywhere.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from ..exceptions import DivergenceError
+from ..models._protocol import check_sequence_module
+from ._config import TrainConfig, TrainResult
+from ._engine import _check, _refresh, _strategies
+
+__all__ = ["train_distributed"]
+
+
+class _StepLoss(nn.Module):
+    """One module whose forward is a whole step's loss, so DDP sees one forward per backward."""
+
+    def __init__(self, module, extra: list):
+        super().__init__()
+        self.module = module
+        self.extra = nn.ParameterList(extra)  # initial-state parameters (Fitted x0, Encoder)
+
+    def forward(self, windows, batches, scale):
+        total = 0.0
+        for w, (idx, weight) in zip(windows, batches):
+            y_hat = w.x0.simulate(self.module, w, idx)
+            s, _ = w.loss.data_term(y_hat, w.scored_y[idx])
+            total = total + weight * s
+        return total * scale + windows[0].loss.regularization(self.module)
+
+
+def _sums(module, windows, rank, world, device, dtype):
+    """(sum, count) of the data term over the windows of this rank ([rank::world]) — no gradient."""
+    s = torch.zeros(2, dtype=torch.float64, device=device)
+    for w in windows:
+        idx = torch.arange(rank, len(w), world, device=w.u.device)
+        if len(idx) == 0:
+            continue
+        y_hat = w.x0.simulate(module, w, idx)
+        a, n = w.loss.data_term(y_hat, w.scored_y[idx])
+        s[0] += float(a)
+        s[1] += float(n)
+    return s
+
+
+def train_distributed(module: nn.Module, windows: list, config: TrainConfig | None = None, *, val: list | None = None,
+                      callback=None, group=None) -> TrainResult:
+    """:func:`sysid.training.train` over the processes of a ``torch.distributed`` group.
+
+    Call it in every process with the same module (the same seed), windows and settings; the
+    weights of process 0 are broadcast first and stay identical everywhere. Returns the same
+    :class:`TrainResult` in every process; the best weights are restored.
+
+    Parameters
+    ----------
+    module : SequenceModule
+        On the process's device (``cuda:local_rank`` with NCCL).
+    windows, val : list of Windows
+        From :func:`cut_windows`, the same in every process.
+    config : TrainConfig
+        Adam, RMSprop or SGD (L-BFGS is a full-batch method: use :func:`train`).
+        ``batch_size`` is the global batch: each process computes about ``batch_size / K``.
+    callback : callable, optional
+        As in :func:`train` (called in every process with the global losses; a True return from
+        any process stops all).
+    group : ProcessGroup, optional
+        Default: the world group.
+
+    Raises
+    ------
+    RuntimeError
+        When no process group is initialized.
+    DivergenceError
+        As :func:`train`.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        raise RuntimeError("train_distributed needs an initialized torch.distributed process group: start the "
+                           "processes with torchrun (or Ray Train) and call torch.distributed.init_process_group("
+                           "'gloo' on CPU, 'nccl' on GPU) first; on one process use sysid.training.train.")
+    config = TrainConfig() if config is None else config
+    config.validate()
+    if config.optimizer == "lbfgs":
+        raise ValueError("train_distributed runs Adam, RMSprop or SGD; got optimizer='lbfgs', a full-batch method "
+                         "whose line search needs the whole loss in one process: use sysid.training.train.")
+    check_sequence_module(module, owner="train_distributed")
+    _check(module, windows, "windows")
+    if val:
+        _check(module, val, "val")
+    rank, world = dist.get_rank(group), dist.get_world_size(group)
+    p0 = next(module.parameters())
+    device, dtype = p0.device, p0.dtype
+
+    def allreduce(t, op=dist.ReduceOp.SUM):
+        dist.all_reduce(t, op=op, group=group)
+        return t
+
+    # the generator is drawn exactly as train draws it (strategies first, then one permutation per group)
+    gen = torch.Generator().manual_seed(config.seed if config.seed is not None else 0)
+    for s in _strategies(windows):
+        s.prepare(module, [w for w in windows if w.x0 is s], gen)
+    for s in _strategies(val):
+        s.prepare(module, [w for w in val if w.x0 is s], gen)
+    own = list(module.parameters())
+    extra, ids = [], {id(p) for p in own}
+    for s in _strategies(windows) + _strategies(val):
+        for p in s.parameters():
+            if id(p) not in ids:
+                extra.append(p)
+                ids.add(id(p))
+    params = own + extra
+    step_loss = _StepLoss(module, extra)
+    ddp_kw = {"device_ids": [device.index if device.index is not None else 0]} if device.type == "cuda" else {}
+    ddp = nn.parallel.DistributedDataParallel(step_loss, process_group=group, **ddp_kw)
+    opt = {
+        "adam": lambda: torch.optim.Adam(params, lr=config.lr),
+        "rmsprop": lambda: torch.optim.RMSprop(params, lr=config.lr, alpha=0.99, eps=1e-8),
+        "sgd": lambda: torch.optim.SGD(params, lr=config.lr),
+    }[config.optimizer]()
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, config.lr_decay) if config.lr_decay else None
+    result = TrainResult()
+    t0 = time.perf_counter()
+
+    def snapshot():
+        return copy.deepcopy(module.state_dict()), [p.detach().clone() for p in extra]
+
+    def restore(state):
+        module.load_state_dict(state[0])
+        with torch.no_grad():
+            for p, b in zip(extra, state[1]):
+                p.copy_(b)
+
+    def reduced(ws):
+        _refresh(module, ws)
+        s = allreduce(_sums(module, ws, rank, world, device, dtype))
+        reg = ws[0].loss.regularization(module)
+        return float(s[0] / max(float(s[1]), 1.0)) + float(reg)
+
+    def evaluate():
+        with torch.no_grad():
+            train_loss = reduced(windows)
+            val_loss = reduced(val) if val else None
+        return train_loss, val_loss
+
+    train0, val0 = evaluate()
+    result.initial_loss = val0 if val0 is not None else train0
+    if not math.isfinite(result.initial_loss):
+        raise DivergenceError(f"the starting model's loss is {result.initial_loss} before any training step; check the "
+                              "data scale and the initialization (init='random', a smaller init_std).")
+    result.best_loss = result.initial_loss
+    best = snapshot()
+    best_train = train0
+    since_best = 0
+    for epoch in range(config.epochs):
+        n = max(len(w) for w in windows)
+        bs = config.batch_size or n
+        perms = [torch.randperm(len(w), generator=gen) for w in windows]
+        for start in range(0, n, bs):
+            batches, count = [], torch.zeros(1, dtype=torch.float64, device=device)
+            for p, w in zip(perms, windows):
+                glob = p[start:start + bs].to(w.u.device)
+                mine = glob[rank::world]
+                # a rank with no window of this group still runs one (weight 0): every rank takes part in DDP
+                if len(mine) == 0 and len(glob) > 0:
+                    batches.append((glob[:1], 0.0))
+                else:
+                    batches.append((mine, 1.0))
+                if len(glob):
+                    _, c = w.loss.data_term(w.scored_y[glob[:1]], w.scored_y[glob[:1]])
+                    count += c * len(glob)  # windows of a group are equally long
+            opt.zero_grad()
+            loss = ddp(windows, batches, world / max(float(count), 1.0))
+            finite = allreduce(torch.tensor([float(torch.isfinite(loss))], dtype=torch.float64, device=device),
+                               dist.ReduceOp.MIN)
+            if finite.item() < 1:
+                break
+            loss.backward()
+            if config.clip_grad:
+                torch.nn.utils.clip_grad_norm_(params, config.clip_grad)
+            opt.step()
+        if sched is not None:
+            sched.step()
+        train_loss, val_loss = evaluate()
+        elapsed = allreduce(torch.tensor([time.perf_counter() - t0], dtype=torch.float64, device=device),
+                            dist.ReduceOp.MAX).item()
+        result.loss.append(train_loss)
+        result.seconds.append(elapsed)
+        if val_loss is not None:
+            result.val_loss.append(val_loss)
+        if not math.isfinite(train_loss) or train_loss > config.divergence_factor * max(best_train, 1e-300):
+            restore(best)
+            raise DivergenceError(
+                f"training diverged at epoch {epoch} (loss {train_loss:.3e}, best {best_train:.3e}); the best "
+                "weights were restored. Lower the learning rate (lr), clip gradients (clip_grad=1.0), shorten the "
+                "training windows (horizon), or use float64."
+            )
+        best_train = min(best_train, train_loss)
+        score = val_loss if val_loss is not None else train_loss
+        if math.isfinite(score) and score < result.best_loss:
+            result.best_loss, result.best_epoch, since_best = score, epoch, 0
+            best = snapshot()
+        else:
+            since_best += 1
+        if config.loss_threshold is not None and train_loss < config.loss_threshold:
+            result.stopped = "loss_threshold"
+            break
+        if config.patience is not None and val and since_best >= config.patience:
+            result.stopped = "early_stopping"
+            break
+        if callback is not None:
+            stop = torch.tensor([1.0 if callback(epoch, train_loss, val_loss) else 0.0], dtype=torch.float64,
+                                device=device)
+            if allreduce(stop, dist.ReduceOp.MAX).item() > 0:
+                result.stopped = "callback"
+                break
+        if config.max_time is not None and result.seconds[-1] >= config.max_time:
+            result.stopped = "max_time"
+            break
+    restore(best)
+    _refresh(module, windows)
+    result.fitted_x0 = [w.fitted.detach().cpu().numpy() if hasattr(w, "fitted") else None for w in windows]
+    return result
