@@ -32,6 +32,7 @@ API_MODULES = [
     ("sysid.estimators", "One estimator contract for linear and neural models."),
     ("sysid.models", "Torch modules the neural estimators train."),
     ("sysid.training", "The training engine shared by every torch model."),
+    ("sysid.sweep", "Hyper-parameter and seed sweeps on local processes or Ray Tune."),
     ("sysid.solvers", "Fixed-point and ODE solvers."),
     ("sysid.certify", "LMI certificates: stability, contraction, incremental gain, well-posedness, LipSDP."),
     ("sysid.delta", "Static nonlinearities with their slope bounds."),
