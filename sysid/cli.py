@@ -605,6 +605,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2)
         return int(exc.code or 0)
+    import warnings
+
+    formatwarning = warnings.formatwarning
+    warnings.formatwarning = _warning_line  # warnings, like errors, as one line
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:  # pragma: no cover
@@ -621,6 +625,12 @@ def main(argv: list[str] | None = None) -> int:
         prefix = "" if isinstance(exc, (CLIError, ValueError)) else f"{type(exc).__name__}: "
         print(f"sysid {args.command}: error: {prefix}{_one_line(exc)}{hint}", file=sys.stderr)
         return 1
+    finally:
+        warnings.formatwarning = formatwarning
+
+
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    return f"sysid: warning ({category.__name__}): {_one_line(message)}\n"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -306,3 +306,16 @@ def test_wrong_channel_count_for_compare(fitted, tmp_path, capsys):
 def test_traceback_flag_reraises(tmp_path):
     with pytest.raises(FileNotFoundError, match="no data file"):
         cli.main(["--traceback", *_fit_args(tmp_path / "absent.csv")])
+
+
+def test_warnings_are_one_line(capsys):
+    import warnings
+
+    from sysid.exceptions import FitWarning
+
+    assert cli._warning_line("first line\n  second line", FitWarning, "f.py", 1) == \
+        "sysid: warning (FitWarning): first line second line\n"
+    before = warnings.formatwarning
+    assert cli.main(["certify", "/nonexistent"]) == 1
+    assert warnings.formatwarning is before  # restored after the command
+    capsys.readouterr()
