@@ -486,6 +486,9 @@ def build_parser() -> argparse.ArgumentParser:
                "exit status: 0 ok, 1 error (one line on stderr saying what to fix), 2 usage error,\n"
                "3 'sysid resid --strict' found residuals that fail the tests.\n"
                "'sysid COMMAND --help' shows each command's options and an example.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"sysid {__version__}")
     parser.add_argument("--traceback", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

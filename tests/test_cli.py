@@ -70,6 +70,13 @@ def test_main_help_shows_examples_and_exit_codes(capsys):
     assert "sysid fit --config" in out and "exit status" in out
 
 
+def test_version(capsys):
+    import sysid
+
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"sysid {sysid.__version__}"
+
+
 def test_usage_errors_exit_2(capsys):
     assert cli.main(["no-such-command"]) == 2
     assert cli.main(["linearize"]) == 2  # missing MODEL
