@@ -238,7 +238,7 @@ def frozen_slope_lower_bound(lure) -> float:
     return best
 
 
-def gain_firstorder(lure, margin: float, *, max_bisect: int = 30, rtol: float = 2e-3):
+def gain_firstorder(lure, margin: float, *, max_bisect: int = 30, rtol: float = 2e-3, g_lo: float | None = None):
     """(P, λ, s, info) for the gain LMI of ``lure`` (already balanced), or None.
 
     Bisection on s. For each s the LMI is made homogeneous, t·(CyᵀCy − s EᵤᵀEᵤ) with a scalar
@@ -282,7 +282,7 @@ def gain_firstorder(lure, margin: float, *, max_bisect: int = 30, rtol: float = 
     if best is None:
         return None
     P, lam, s_hi = best
-    g_lo = frozen_slope_lower_bound(lure)
+    g_lo = frozen_slope_lower_bound(lure) if g_lo is None else g_lo
     s_lo, total = min(g_lo**2, s_hi), 0
     for _ in range(max_bisect):
         if s_hi - s_lo <= rtol * s_hi:
