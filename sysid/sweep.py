@@ -598,7 +598,8 @@ def _ray_trainable(config, *, specs, template, data, val, score_kwargs, threads)
         tune.report({"epoch": epoch + 1, "train_loss": float(train_loss), "val_loss": v, "best_val_loss": best[0]})
 
     record, _ = _run_trial(spec, template, data, val, score_kwargs, threads, callback=report)
-    tune.report({"epoch": record["epochs"], "val_loss": best[0], "best_val_loss": best[0],
+    # one epoch past the last: ASHA's max_t is the longest trial + 1, so only this report can end a full trial
+    tune.report({"epoch": record["epochs"] + 1, "val_loss": best[0], "best_val_loss": best[0],
                  "sysid_record": json.dumps(record, default=repr)})
 
 
@@ -663,13 +664,12 @@ def _run_ray(pending, template, data, val, score_kwargs, threads, workers, sink,
         max_t = scheduler.max_t or max(int(_clone(template, s["params"], s["seed"]).get_params().get("epochs", 1))
                                        for s in pending)
         grace = scheduler.grace_period or max(1, max_t // 9)
-        tune_scheduler = ASHAScheduler(time_attr="epoch", metric="best_val_loss", mode="min", max_t=max_t,
+        tune_scheduler = ASHAScheduler(time_attr="epoch", metric="best_val_loss", mode="min", max_t=max_t + 1,
                                        grace_period=grace, reduction_factor=scheduler.reduction_factor)
     cpu = threads or 1
     fn = tune.with_resources(tune.with_parameters(_ray_trainable, specs=specs, template=template, data=data, val=val,
                                                   score_kwargs=score_kwargs, threads=threads), {"cpu": cpu})
-    saved = {k: os.environ.get(k) for k in ("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "RAY_AIR_NEW_OUTPUT")}
-    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"
+    saved = {k: os.environ.get(k) for k in ("RAY_AIR_NEW_OUTPUT",)}
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
     try:
         with _ray_session(workers, address), tempfile.TemporaryDirectory(prefix="sysid-sweep-") as tmp, \
