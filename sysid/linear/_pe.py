@@ -7,7 +7,7 @@ Every structure is written as an innovations-form model
 whose matrices are functions of the parameters θ, with their derivatives. The one-step
 predictor is x̂⁺ = Ā x̂ + B̄ u + K y, ŷ = C x̂ + D u with Ā = A − K C, B̄ = B − K D (K = 0:
 output error, ŷ is the free-run simulation). The residuals ε = (y − ŷ)/scale are minimized by
-``scipy.optimize.least_squares`` with the analytic Jacobian from the sensitivity equations
+``scipy.optimize.least_squares`` (Levenberg–Marquardt) with the analytic Jacobian from the sensitivity equations
 
     S_i⁺ = Ā S_i + ∂Ā/∂θ_i x̂ + ∂B̄/∂θ_i u + ∂K/∂θ_i y,   ∂ŷ/∂θ_i = C S_i + ∂C/∂θ_i x̂ + ∂D/∂θ_i u,
 
@@ -36,6 +36,7 @@ __all__ = ["Structure", "PEFit", "minimize_prediction_error", "predictor_residua
            "predictor_errors", "jacobian"]
 
 _MAX_ELEMENTS = 4_000_000  # complex elements per batched sensitivity call (memory bound)
+_METHOD = "lm"  # MINPACK Levenberg–Marquardt (QR per step; faster than "trf" with its SVD)
 
 
 class Structure:
@@ -292,7 +293,7 @@ def minimize_prediction_error(structure: Structure, theta0: np.ndarray, experime
     message = "no free parameters"
     p = p0
     if p0.size and n_res >= p0.size:
-        sol = optimize.least_squares(fun, p0, jac=jac, method="trf", x_scale="jac", max_nfev=max_nfev,
+        sol = optimize.least_squares(fun, p0, jac=jac, method=_METHOD, x_scale="jac", max_nfev=max_nfev,
                                      ftol=tol, xtol=tol, gtol=tol)
         nfev, njev, message = int(sol.nfev), int(sol.njev or 0), str(sol.message)
         r = raw_residuals(sol.x)
