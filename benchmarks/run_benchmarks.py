@@ -38,7 +38,7 @@ def models_for(name):
         return {
             "ARX(2,2,1)": lambda: ARX(2, 2, 1), "ARX(3,3,1)": lambda: ARX(3, 3, 1), "ARX(5,5,1)": lambda: ARX(5, 5, 1),
             "N4SID nx=2": lambda: N4SID(nx=2), "N4SID nx=2 + PEM": lambda: N4SID(nx=2, pem=True),
-            "N4SID nx=3": lambda: N4SID(nx=3), "N4SID nx=3 (stable)": lambda: N4SID(nx=3, stable=True),
+            "N4SID nx=3 (stable)": lambda: N4SID(nx=3, stable=True),  # the least-squares A is unstable here
             "N4SID nx=3 + PEM": lambda: N4SID(nx=3, pem=True),
             "N4SID (order by BIC)": lambda: N4SID(),
             "OE(2,2,1)": lambda: OE(2, 2, 1), "OE(3,3,1)": lambda: OE(3, 3, 1),
