@@ -235,11 +235,30 @@ def _escape_plain(text: str) -> str:
     return _REF.sub(r"\\_", text)
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
 def escape_docstring(app, what, name, obj, options, lines) -> None:
-    """Keep mathematical plain text literal in reST: ``|x|`` (absolute values, not substitutions)
-    and ``name_`` (fitted attributes, not hyperlink references), outside inline code."""
+    """Keep plain-text docstrings valid reST.
+
+    * ``|x|`` (absolute values, not substitutions) and ``name_`` (fitted attributes, not
+      hyperlink references) stay literal outside inline code;
+    * a "term" line followed by an indented description right after a paragraph line (a
+      parameter list written without its ``Parameters`` heading) becomes a definition list
+      instead of an "unexpected indentation" error.
+    """
     for i, line in enumerate(lines):
         if line.lstrip().startswith(("..", ":")) or "|" not in line and "_" not in line:
             continue
         parts = _CODE.split(line)
         lines[i] = "".join(p if k % 2 else _escape_plain(p) for k, p in enumerate(parts))
+    i = 1
+    while i < len(lines) - 1:
+        prev, line, nxt = lines[i - 1], lines[i], lines[i + 1]
+        if (prev.strip() and line.strip() and nxt.strip() and _indent(prev) == _indent(line) < _indent(nxt)
+                and not prev.rstrip().endswith("::") and not line.lstrip().startswith(("..", ":", "*", "-", ">>>"))
+                and not prev.lstrip().startswith((":", "*", "-", ">>>", "..")) and "``" not in line[:2]):
+            lines.insert(i, "")
+            i += 1
+        i += 1
