@@ -45,13 +45,11 @@ class _LinearEstimator(BaseEstimator):
                 Xf = _states(self.system_, d.u, np.zeros(nx))  # forced states
                 forced = Xf @ C.T + d.u @ D.T
                 x0 = np.zeros(nx)
-                free = np.zeros((nx, nx, d.N))
                 if nx:
-                    free = batched_response(A, np.zeros((nx, nx, d.N)), np.eye(nx))  # (nx states, nx, N)
-                    O = np.einsum("ij,jkt->tik", C, free).reshape(-1, nx)
+                    O = batched_response(A, np.zeros((nx, nx, d.N)), np.eye(nx), C=C).transpose(2, 0, 1).reshape(-1, nx)
                     if np.all(np.isfinite(O)) and np.all(np.isfinite(forced)):
                         x0 = np.linalg.lstsq(O, (d.y - forced).ravel(), rcond=None)[0]
-                X = Xf + np.einsum("ikt,k->ti", free, x0) if nx else Xf
+                X = Xf + _states(self.system_, np.zeros_like(d.u), x0) if nx else Xf
                 states.append(X)
                 errors.append(d.y - X @ C.T - d.u @ D.T)
         X = np.concatenate(states) if states else np.zeros((0, nx))
