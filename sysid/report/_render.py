@@ -117,7 +117,7 @@ class _Doc:
                 cells.append(f"<td{cls}>{html.escape(s)}</td>")
             body.append("<tr>" + "".join(cells) + "</tr>")
         self.html.append(f"<table><thead><tr>{h}</tr></thead><tbody>{''.join(body)}</tbody></table>")
-        self.md.append("| " + " | ".join(str(c) for c in header) + " |")
+        self.md.append("| " + " | ".join(str(c).replace("|", "\\|") for c in header) + " |")
         self.md.append("|" + "|".join(" --- " for _ in header) + "|")
         for r in rows:
             self.md.append("| " + " | ".join(_fmt(c).replace("|", "\\|") for c in r) + " |")
