@@ -153,8 +153,12 @@ def pzmap(systems, labels: Sequence[str] | None = None, *, zeros: bool = True, i
         a.axvline(0, color="0.6", lw=0.6 if discrete else 1.0)
 
     draw(ax, True)
+    # the view follows the poles; far-away zeros (e.g. of a nearly non-minimal model) are only listed
+    pol_all = np.concatenate([d[0] for d in drawn]).astype(complex)
+    far_zero = 3.0 * max(1.0, float(np.max(np.abs(pol_all)))) if pol_all.size else np.inf
+    shown = pts[np.abs(pts) <= far_zero] if pts.size else pts
     if discrete:
-        r = max(1.1, 1.1 * np.max(np.abs(pts))) if pts.size else 1.1
+        r = max(1.1, 1.1 * np.max(np.abs(shown))) if shown.size else 1.1
         ax.set_xlim(-r, r)
         ax.set_ylim(-r, r)
         ax.set_aspect("equal")
@@ -163,10 +167,15 @@ def pzmap(systems, labels: Sequence[str] | None = None, *, zeros: bool = True, i
     else:
         ax.set_xlabel("Re s [rad/s]")
         ax.set_ylabel("Im s [rad/s]")
-        if pts.size:
-            span = max(np.max(np.abs(pts.real)), np.max(np.abs(pts.imag)), 1e-3) * 1.2
-            ax.set_xlim(min(-span, 1.2 * pts.real.min()), max(0.2 * span, 1.2 * pts.real.max()))
+        if shown.size:
+            span = max(np.max(np.abs(shown.real)), np.max(np.abs(shown.imag)), 1e-3) * 1.2
+            ax.set_xlim(min(-span, 1.2 * shown.real.min()), max(0.2 * span, 1.2 * shown.real.max()))
             ax.set_ylim(-span, span)
+    hidden = pts.size - shown.size
+    if hidden:
+        far = pts[np.abs(pts) > far_zero]
+        ax.text(0.99, 0.01, f"{hidden} zero(s) outside the view (|·| up to {np.max(np.abs(far)):.3g})",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize="x-small", color="0.3")
     view = max(np.diff(ax.get_xlim())[0], np.diff(ax.get_ylim())[0])
     pol = np.concatenate([d[0] for d in drawn]).astype(complex)
     if pol.size:
@@ -275,9 +284,9 @@ def bode(systems, labels: Sequence[str] | None = None, *, data=None, omega=None,
         w_hi = np.pi / min(dts) if dts else 100.0
         w_lo = w_hi * 1e-4
         for s in systems:
-            p = np.atleast_1d(control.poles(s))
+            p = np.atleast_1d(control.poles(s)).astype(complex)
             if control.isdtime(s, strict=True):
-                p = np.log(p.astype(complex) + 0j) / s.dt
+                p = np.log(p[np.abs(p) > 1e-12]) / s.dt  # poles at z = 0 have no continuous counterpart
             mags = np.abs(p[np.abs(p) > 0])
             if mags.size:
                 w_lo = min(w_lo, 0.1 * mags.min())

@@ -55,6 +55,13 @@ def test_pzmap_spread_poles_have_no_inset_and_continuous_has_no_circle():
     assert "unit circle" not in _labels(fig.axes[0]) and fig.axes[0].get_xlabel().startswith("Re s")
 
 
+def test_pzmap_view_follows_the_poles_and_lists_far_zeros():
+    G = control.ss([[0.5, 0.0], [0.0, 0.8]], [[1.0], [1.0]], [[1.0, -1.0]], [[1e-9]], 1.0)  # zeros near ±1.7e4
+    fig = plot.pzmap(G, "G")
+    ax = fig.axes[0]
+    assert ax.get_xlim()[1] < 5 and "zero(s) outside the view" in " ".join(t.get_text() for t in ax.texts)
+
+
 def test_pzmap_rejects_mixed_time_bases():
     Gc = control.ss([[-1.0]], [[1.0]], [[1.0]], [[0.0]])
     with pytest.raises(ValueError, match="not both"):
@@ -87,8 +94,8 @@ def test_bode_empirical_estimate_follows_the_true_system():
 
 
 def test_bode_mimo_layout_and_bad_data():
-    G = control.drss(3, 2, 3, strictly_proper=False)
-    G.dt = 0.5
+    A = np.diag([0.5, -0.3, 0.0])  # a pole at z = 0 too
+    G = control.ss(A, np.arange(9.0).reshape(3, 3) / 9, np.ones((2, 3)), np.zeros((2, 3)), 0.5)
     fig = plot.bode(G)
     assert len(fig.axes) == 2 * 2 * 3
     with pytest.raises(ValueError, match="same \\(ny, nu\\)"):
