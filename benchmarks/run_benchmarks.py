@@ -102,18 +102,33 @@ def speed_benchmark(N=25000, nx=6, seed=3):
 
 
 def markdown(results, speed, checks):
-    lines = ["| benchmark / test set | model | free-run test RMSE | fit % | fit time [s] |", "|---|---|---:|---:|---:|"]
+    """One table per benchmark: models down, test sets across (free-run RMSE; mean over outputs)."""
+    lines = []
+    by = {}
     for r in results:
-        for test, v in r["tests"].items():
-            rmse = v["rmse"][0] if len(v["rmse"]) == 1 else float(np.mean(v["rmse"]))
-            fit = float(np.mean(v["fit_percent"]))
-            lines.append(f"| {r['benchmark']} / {test} | {r['model']} | {rmse:.4g} {v['unit']}"
-                         f"{' (mean of outputs)' if len(v['rmse']) > 1 else ''} | {fit:.1f} | {r['fit_seconds']:.2f} |")
-    lines.append("")
+        by.setdefault(r["benchmark"], []).append(r)
+    for bench, rs in by.items():
+        tests = list(rs[0]["tests"])
+        unit = rs[0]["tests"][tests[0]]["unit"]
+        multi = len(rs[0]["tests"][tests[0]]["rmse"]) > 1
+        lines.append(f"**{bench}** — free-run test RMSE [{unit}]{' (mean of the outputs)' if multi else ''}, "
+                     "published results beside ours\n")
+        lines.append("| model | " + " | ".join(tests) + " | fit time [s] |")
+        lines.append("|---|" + "---:|" * len(tests) + "---:|")
+        for r in sorted(rs, key=lambda r: float(np.mean(r["tests"][tests[0]]["rmse"]))):
+            cells = [f"{float(np.mean(r['tests'][t]['rmse'])):.4g}" for t in tests]
+            lines.append(f"| {r['model']} | " + " | ".join(cells) + f" | {r['fit_seconds']:.1f} |")
+        published = benchmarks.PUBLISHED.get(bench if bench != "f16_gvt" else "f16", {})
+        names = sorted({m for t in tests for m, _, _ in published.get(t, []) if m.startswith(("LTI", "Best linear"))})
+        for name in names:
+            cells = [next((f"{v:.4g}" for m, v, _ in published.get(t, []) if m == name), "") for t in tests]
+            lines.append(f"| *published: {name}* | " + " | ".join(cells) + " | |")
+        lines.append("")
     if speed:
-        lines.append(f"PEM speed: {speed['N']} samples, nx = {speed['nx']}, SISO: N4SID {speed['n4sid_seconds']:.2f} s, "
-                     f"PEM {speed['pem_seconds']:.2f} s ({speed['nfev']} evaluations, OMP_NUM_THREADS="
-                     f"{speed['threads']}).")
+        lines.append(f"PEM speed (`speed_benchmark`): {speed['N']} samples, nx = {speed['nx']}, SISO, output error: "
+                     f"N4SID {speed['n4sid_seconds']:.2f} s, PEM {speed['pem_seconds']:.2f} s ({speed['nfev']} "
+                     f"evaluations, OMP_NUM_THREADS={speed['threads']}).\n")
+    lines.append("Checks:\n")
     for c in checks:
         lines.append(f"- {c}")
     return "\n".join(lines)
