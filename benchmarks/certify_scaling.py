@@ -1,18 +1,25 @@
-"""Time of the contraction and incremental-ℓ2-gain LMIs against REN size (Clarabel, SCS and the
-default choice), and of the numpy check of a REN's built-in certificate.
+"""Time and tightness of the contraction and incremental-ℓ2-gain certificates at nx = nv = 32 / 64 / 128.
 
-    python benchmarks/certify_scaling.py            # nx = nv ∈ {4, 8, 16, 32}, ~1 min
-    python benchmarks/certify_scaling.py --full     # adds 64 and the slow SCS / Clarabel gain runs
-    python benchmarks/certify_scaling.py --sizes 4 8 16 32 64   # 64 with the automatic choices only
+    python benchmarks/certify_scaling.py                    # nx = nv ∈ {32, 64, 128}, a few minutes
+    python benchmarks/certify_scaling.py --sizes 32 64      # a subset
+    python benchmarks/certify_scaling.py --reference        # adds the interior-point LMI optimum at 32
+                                                            # (Clarabel, ~10 s)
+    python benchmarks/certify_scaling.py --reference-cvxopt # ... and at 64 (CVXOPT, minutes)
 
 Test systems: contracting RENs built in numpy from the direct parameterization
-(sysid.certify._ren_numpy.random_contracting_ren; nu = ny = 2, ReLU). "auto" is what
-certify.contraction / incremental_l2_gain choose without solver=: for contraction, SCS on the
-Schur-complement form from nx + nv >= 48 (sparser conic data), Clarabel on the direct form below;
-for the gain, Clarabel below nx + nv = 48 and CVXOPT from there, called directly on the affine
-form of the LMI (dense Schur-complement Newton steps with BLAS; see incremental_l2_gain).
-"rel. diff" is |γ − γ_Clarabel| / γ_Clarabel at the same size.
-Writes benchmarks/results/certify_scaling.json (or --out).
+(sysid.certify._ren_numpy.random_contracting_ren(n, n, 2, 2, seed=n); ReLU, random biases).
+Both certificates run with the automatic choices (no solver=): from nx + nv = 48 on that is
+the first-order path of sysid.certify._firstorder (contraction: smoothed largest eigenvalue
+minimized by L-BFGS-B; gain: bisection on γ² over the homogenized LMI, then the Riccati storage
+for the multipliers found). Every answer is re-checked strictly in numpy like any other.
+
+Columns: seconds (wall clock, one process, OMP_NUM_THREADS as set by the caller); γ the certified
+gain; "γ / lower" its ratio to a true lower bound of the incremental ℓ2 gain: the H∞ norm (frequency
+sweep, itself a lower bound) of the linearization at the equilibrium for u = 0; "γ / LMI opt." (with
+--reference) its ratio to the interior-point optimum of the same LMI; the numpy check of the REN's
+own certificate in ms.
+
+Writes benchmarks/results/certify_scaling.json and certify_scaling.md (or --out / --md).
 """
 
 import argparse
@@ -24,9 +31,11 @@ import time
 import numpy as np
 
 from sysid import certify
+from sysid.certify._riccati import equilibrium_hinf_lower_bound
 from sysid.certify._ren_numpy import random_contracting_ren
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+TARGETS = {("contraction", 32): 2.0, ("contraction", 128): 20.0, ("gain", 64): 10.0}
 
 
 def timed(f):
@@ -37,55 +46,57 @@ def timed(f):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", type=int, nargs="+", default=[4, 8, 16, 32])
-    p.add_argument("--full", action="store_true", help="add nx = nv = 64 and SCS gain runs above 16")
-    p.add_argument("--out", default=os.path.join(HERE, "results", "certify_scaling.json"),
-                   help="output JSON (default benchmarks/results/certify_scaling.json)")
+    p.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128])
+    p.add_argument("--reference", action="store_true", help="interior-point LMI optimum at 32 (Clarabel)")
+    p.add_argument("--reference-cvxopt", action="store_true", help="and at 64 (CVXOPT, minutes)")
+    p.add_argument("--out", default=os.path.join(HERE, "results", "certify_scaling.json"))
+    p.add_argument("--md", default=os.path.join(HERE, "results", "certify_scaling.md"))
     args = p.parse_args(argv)
-    sizes = args.sizes + ([64] if args.full and 64 not in args.sizes else [])
     rows = []
-    head = (f"{'nx=nv':>6} {'solver':>9} {'contraction [s]':>18} {'l2 gain [s]':>12} {'gain solver':>12} "
-            f"{'gamma':>10} {'rel. diff':>10} {'numpy check [ms]':>17}")
-    print(head)
-    print("-" * len(head))
-    for n in sizes:
+    for n in args.sizes:
         lure, (M, lam) = random_contracting_ren(n, n, 2, 2, seed=n)
         certify.check_ren_certificate(lure, M, lam)  # warm-up
-        reps = 20
-        t_np = min(timed(lambda: certify.check_ren_certificate(lure, M, lam))[0] for _ in range(reps))
-        chk = certify.check_ren_certificate(lure, M, lam)
-        gamma_ref = None  # Clarabel's γ at this size: the reference for the relative difference
-        for solver in ("CLARABEL", "SCS", None):
-            if solver is not None and n >= 64 and not args.full:
-                continue  # Clarabel's direct forms and SCS's gain take many minutes at 64: --full
-            t_c, c = timed(lambda: certify.contraction(lure, solver=solver))
-            skip_gain = (solver == "SCS" and n > 16 and not args.full) or (solver == "CLARABEL" and n >= 64
-                                                                            and not args.full)
-            if skip_gain:
-                t_g, g = float("nan"), None
-            else:
-                t_g, g = timed(lambda: certify.incremental_l2_gain(lure, solver=solver))
-            gamma = None if g is None else g.bound
-            if solver == "CLARABEL":
-                gamma_ref = gamma
-            rel = None if gamma is None or gamma_ref is None else abs(gamma - gamma_ref) / gamma_ref
-            name = solver or "auto"
-            row = dict(n=n, solver=name, contraction_s=t_c, contraction_certified=c.certified,
-                       contraction_solver=c.solver, gain_s=None if g is None else t_g,
-                       gain_solver=None if g is None else g.solver, gamma=gamma, gamma_rel_diff_clarabel=rel,
-                       numpy_check_ms=1e3 * t_np, numpy_check_certified=chk.certified)
-            rows.append(row)
-            gam = "-" if gamma is None else f"{gamma:.5g}"
-            tg = "skipped" if g is None else f"{t_g:.2f}"
-            print(f"{n:>6} {name:>9} {t_c:>13.2f} ({'ok' if c.certified else 'no'}) {tg:>12} "
-                  f"{'-' if g is None else g.solver:>12} {gam:>10} {'-' if rel is None else f'{rel:.1e}':>10} "
-                  f"{1e3 * t_np:>17.3f}", flush=True)
-    out = args.out
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(out, "w") as fh:
-        json.dump(dict(machine=platform.platform(), cpu_count=os.cpu_count(), full=args.full,
-                       numpy=np.__version__, rows=rows), fh, indent=2)
-    print(f"written: {out}")
+        t_np = min(timed(lambda: certify.check_ren_certificate(lure, M, lam))[0] for _ in range(10))
+        t_c, c = timed(lambda: certify.contraction(lure))
+        t_g, g = timed(lambda: certify.incremental_l2_gain(lure))
+        lower = equilibrium_hinf_lower_bound(lure)
+        ref = None
+        if (args.reference and n <= 32) or (args.reference_cvxopt and n <= 64):
+            solver = "CLARABEL" if n <= 32 else "CVXOPT"
+            t_r, r = timed(lambda: certify.incremental_l2_gain(lure, solver=solver))
+            ref = dict(solver=solver, seconds=t_r, gamma=r.bound if r.certified else None)
+        row = dict(n=n, contraction_s=t_c, contraction_certified=c.certified, contraction_solver=c.solver,
+                   gain_s=t_g, gain_certified=g.certified, gain_solver=g.solver, gamma=g.bound,
+                   lower_bound=lower, gamma_over_lower=(g.bound / lower) if g.certified and lower > 0 else None,
+                   frozen_slope_bound=g.extra.get("lower_bound"), reference=ref,
+                   gamma_over_lmi_optimum=(g.bound / ref["gamma"]) if ref and ref["gamma"] and g.certified else None,
+                   numpy_check_ms=1e3 * t_np,
+                   targets={k[0]: v for k, v in TARGETS.items() if k[1] == n})
+        rows.append(row)
+        print(json.dumps({k: v for k, v in row.items() if k != "reference"}, default=float), flush=True)
+    lines = ["| nx = nv | contraction [s] | certified | gain [s] | γ | γ / lower bound | γ / LMI optimum | "
+             "numpy check [ms] |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['n']} | {r['contraction_s']:.2f} | {'yes' if r['contraction_certified'] else 'no'} | "
+                     f"{r['gain_s']:.1f} | {r['gamma']:.5g} | "
+                     f"{'-' if r['gamma_over_lower'] is None else format(r['gamma_over_lower'], '.3f')} | "
+                     f"{'-' if r['gamma_over_lmi_optimum'] is None else format(r['gamma_over_lmi_optimum'], '.4f')} | "
+                     f"{r['numpy_check_ms']:.2f} |")
+    lines.append("")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines.append("Targets (issue 11): contraction ≤ 2 s at 32 and ≤ 20 s at 128; gain ≤ 10 s at 64. Machine: "
+                 f"{platform.platform()}, {os.cpu_count()} CPUs, OMP_NUM_THREADS="
+                 f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, load average at the end {load:.1f}.")
+    table = "\n".join(lines)
+    print(table)
+    for path in (args.out, args.md):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump(dict(machine=platform.platform(), cpu_count=os.cpu_count(), numpy=np.__version__, load_average=load,
+                       omp_num_threads=os.environ.get("OMP_NUM_THREADS"), rows=rows), fh, indent=2, default=float)
+    with open(args.md, "w") as fh:
+        fh.write("# certify scaling (benchmarks/certify_scaling.py)\n\n" + table + "\n")
+    print(f"written: {args.out}, {args.md}")
 
 
 if __name__ == "__main__":

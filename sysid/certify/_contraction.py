@@ -21,10 +21,10 @@ from ._verify import Strict, norm, verify
 
 __all__ = ["contraction", "smallest_rate", "contraction_lmi"]
 
-# from this LMI size (nx + nv) on, the default is the first-order path; Clarabel's KKT system
-# holds the (N(N+1)/2)² scaling block of the LMI cone and runs out of memory beyond ~160
+# from this LMI size (nx + nv) on, the default is the first-order path alone: Clarabel's KKT
+# system holds the (N(N+1)/2)² scaling block of the LMI cone (minutes at 48 when infeasible,
+# out of memory beyond ~160)
 _LARGE = 48
-_CLARABEL_MAX = 160
 
 
 def _blocks(lure):
@@ -140,8 +140,8 @@ def contraction(system, rate: float | None = None, *, solver: str | None = None,
     solver : str, optional
         None (default): LTI systems take P from the Lyapunov equation (exact, O(nx³)); Lur'e
         systems below nx + nv = 48 use Clarabel, from there the structure-exploiting
-        first-order path (:mod:`sysid.certify._firstorder`), with Clarabel as fallback while
-        its memory allows. A cvxpy solver name forces that solver ("SCS" runs on the sparser
+        first-order path (:mod:`sysid.certify._firstorder`); when it finds nothing the answer
+        is "not certified" (no interior-point fallback, which takes minutes at that size). A cvxpy solver name forces that solver ("SCS" runs on the sparser
         Schur form; its answers are often rejected by the strict re-check).
     eps : float
         Relative strictness margin.
@@ -191,21 +191,30 @@ def contraction(system, rate: float | None = None, *, solver: str | None = None,
                                 "at this rate to working precision); not certified") + where,
                                dict(state_scaling=sc.t))
     margin = _margin(scaled, eps)
+    if nv and lure.delta.slope_bounds[0] * lure.delta.slope_bounds[1] == 0:
+        # slope 0 (or β = 0) is allowed: the (Δx, Δx) block reads AᵀPA − ρ²P ≺ 0 (resp.
+        # AᵀP + PA + 2λP ≺ 0) with P ≻ 0, so A itself must contract at the rate
+        bad = clearly_unstable(scaled.A, lure.is_continuous, rate)
+        if bad:
+            return Certificate("contraction", False, None, None, None, "eigenvalues", "infeasible", None, 0.0, local,
+                               "with slope 0 in the sector, the linear part alone must contract: " + bad + where,
+                               dict(margin=margin, state_scaling=sc.t))
     if solver is None and nx + nv >= _LARGE:
         from ._firstorder import contraction_firstorder
 
         found = contraction_firstorder(scaled, rate, margin)
-        if found is not None:
+        if isinstance(found, tuple):
             Pf, lamf, info = found
             return finish("contraction", "optimal", "first-order", [contraction_check(scaled, Pf, lamf, rate, margin)],
                           bound=rate, P=sc.P_back(Pf), lam=lamf, pd=[Pf], local=local, message=msg,
                           extra=dict(margin=margin, state_scaling=sc.t, **info))
-        if nx + nv > _CLARABEL_MAX:
-            return Certificate("contraction", False, None, None, None, "first-order", "no_certificate_found", None,
-                               0.0, local, "the first-order path found no certificate within its iteration budget "
-                               f"and the LMI (size {nx + nv}) is too large for Clarabel's memory; not certified "
-                               "(pass solver='CLARABEL' to try anyway, or certify a smaller rate)" + where,
-                               dict(margin=margin))
+        best = found.get("best_max_eig", np.nan) if isinstance(found, dict) else np.nan
+        return Certificate("contraction", False, None, None, None, "first-order", "no_certificate_found", None,
+                           0.0, local, "the first-order search found no certificate (smallest largest eigenvalue "
+                           f"of the normalized LMI reached: {best:.3g}; positive suggests none exists); not "
+                           "certified. Pass solver='CLARABEL' (or 'CVXOPT') for an interior-point search, which "
+                           "can take minutes at this size" + where, dict(margin=margin, state_scaling=sc.t,
+                                                                          **(found or {})))
     P = cp.Variable((nx, nx), symmetric=True)
     lam = cp.Variable(nv, nonneg=True) if nv else None
     if solver == "SCS" and not lure.is_continuous:

@@ -192,7 +192,7 @@ def _contraction_family(lure, rate, L0=None):
 
 
 def contraction_firstorder(lure, rate: float, margin: float):
-    """(P, λ, info) passing the contraction re-check on ``lure`` (already balanced), or None.
+    """(P, λ, info) passing the contraction re-check on ``lure`` (already balanced), or an info dict.
 
     The point found is rescaled (the LMI is homogeneous) so that λ_min(P) ≥ 1 and the LMI
     keeps the margin; the caller re-checks it.
@@ -201,10 +201,10 @@ def contraction_firstorder(lure, rate: float, margin: float):
     fam = _contraction_family(lure, rate)
     P, lam, info = feasible_point(fam, np.eye(nx), np.ones(nv), need_margin=margin, homogeneous=True)
     if P is None:
-        return None
+        return info
     lo = float(np.linalg.eigvalsh(P).min())
     if lo <= 0:
-        return None
+        return dict(info, best_max_eig=np.nan)
     top = float(np.linalg.eigvalsh(fam.lmi(P, lam)).max())
     c = max(1.0 / lo, 2 * margin / max(-top, 1e-300))
     return c * P, c * lam, info
@@ -270,7 +270,7 @@ def gain_firstorder(lure, margin: float, *, max_bisect: int = 30, rtol: float = 
 
     # a start: the contraction point (P, λ) scaled up until the state/w block dominates Cy'Cy
     cp = contraction_firstorder(lure, 1.0, margin)
-    if cp is None:
+    if not isinstance(cp, tuple):
         return None
     P0, lam0, _ = cp
     best = None

@@ -17,6 +17,8 @@ __all__ = ["incremental_l2_gain"]
 
 # from this LMI size on (nx + nv), the default solver is CVXOPT on the affine form
 _LARGE = 48
+# above this size a failed first-order search is not handed to CVXOPT (hours at nx = nv = 128)
+_FALLBACK_MAX = 64
 
 _CVXOPT_STATUS = {"optimal": cp.OPTIMAL, "primal infeasible": cp.INFEASIBLE, "dual infeasible": cp.UNBOUNDED}
 
@@ -314,6 +316,12 @@ def incremental_l2_gain(system, *, solver: str | None = None, eps: float | None 
         if fo is not None:
             Pv, lamv, sv, info = fo
             return _finish(lure, sc, "optimal", "first-order", Pv, lamv, sv, margin, where, info, local, "")
+        if nx + nv > _FALLBACK_MAX:
+            return Certificate("incremental_l2_gain", False, None, None, None, "first-order",
+                               "no_certificate_found", None, 0.0, local,
+                               "the first-order search found no gain certificate (it needs a contraction point "
+                               "to start from); not certified. Pass solver='CVXOPT' for an interior-point search, "
+                               "which can take hours at this size" + where, dict(scaling=dict(cu=cu, cy=cy)))
     if name == "CVXOPT":  # called directly, see _solve_cvxopt
         if not _have_cvxopt():
             raise SolverError("the solver 'CVXOPT' is not installed; pip install cvxopt, or pass "

@@ -8,6 +8,8 @@ The re-check itself (strict, relative to the problem's scale) is in :mod:`._veri
 
 from __future__ import annotations
 
+import warnings
+
 import cvxpy as cp
 import numpy as np
 
@@ -98,7 +100,10 @@ def solve(problem: cp.Problem, solver: str | None) -> tuple[str, str, str]:
                               f"Pass solver={others[0]!r}, or install {name}.")
         raise SolverError(f"the solver {name!r} is not installed and no accurate SDP solver is; pip install clarabel.")
     try:
-        problem.solve(solver=name, **_solver_kwargs(name))
+        with warnings.catch_warnings():
+            # cvxpy warns "Solution may be inaccurate": the status (optimal_inaccurate) says it
+            warnings.simplefilter("ignore", UserWarning)
+            problem.solve(solver=name, **_solver_kwargs(name))
     except (cp.error.SolverError, ArithmeticError, ValueError) as exc:
         return name, SOLVER_ERROR, f"{type(exc).__name__}: {exc}"
     return name, str(problem.status), ""

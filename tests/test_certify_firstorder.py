@@ -1,0 +1,103 @@
+"""The structure-exploiting paths (first-order LMI search, Lyapunov and Riccati equations)."""
+import control
+import numpy as np
+import pytest
+
+from sysid import LureSystem, certify
+from sysid.certify import _firstorder
+from sysid.certify._contraction import contraction_lmi
+from sysid.certify._ren_numpy import random_contracting_ren
+from sysid.delta import Tanh
+
+
+def test_first_order_family_matches_the_lmi_and_its_gradient():
+    lure, _ = random_contracting_ren(3, 4, 1, 1, seed=0)
+    fam = _firstorder._contraction_family(lure, 0.9)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3, 3))
+    P, lam = X @ X.T + np.eye(3), rng.uniform(0.5, 2, 4)
+    L = fam.lmi(P, lam)
+    ref = contraction_lmi(lure, P, lam, 0.9)
+    assert np.allclose(L, 0.5 * (ref + ref.T), atol=1e-12)
+    # gradient of <G, L(P, λ)> against central differences
+    G = rng.normal(size=(7, 7))
+    G = G + G.T
+    gP, glam = fam.grad(G)
+    z = fam.pack(P, lam)
+    d = rng.normal(size=z.size)
+    h = 1e-6
+    Pp, lp = fam.unpack(z + h * d)
+    Pm, lm = fam.unpack(z - h * d)
+    fd = (np.sum(G * fam.lmi(Pp, lp)) - np.sum(G * fam.lmi(Pm, lm))) / (2 * h)
+    assert fd == pytest.approx(np.concatenate([gP[fam.iu] * fam.w, glam]) @ d, rel=1e-6)
+
+
+@pytest.mark.parametrize("continuous", [False, True])
+def test_large_lure_contraction_uses_the_first_order_path_and_is_rechecked(continuous):
+    n = 30
+    rng = np.random.default_rng(1)
+    if continuous:
+        A = rng.normal(size=(n, n)) / np.sqrt(n)
+        A -= (np.linalg.eigvals(A).real.max() + 1.0) * np.eye(n)
+    else:
+        A = rng.normal(size=(n, n))
+        A *= 0.5 / max(abs(np.linalg.eigvals(A)))
+    B1, C1 = 0.2 * rng.normal(size=(n, n)) / np.sqrt(n), rng.normal(size=(n, n)) / np.sqrt(n)
+    lure = LureSystem(A=A, B1=B1, C1=C1, C2=np.eye(1, n), delta=Tanh(), dt=0.0 if continuous else 1.0)
+    c = certify.contraction(lure)
+    assert c.certified and c.solver == "first-order" and c.max_eig <= c.tol < 0
+    L = contraction_lmi(lure, c.P, c.multipliers, 0.0 if continuous else 1.0)
+    assert np.linalg.eigvalsh(0.5 * (L + L.T)).max() < 0  # the user's own check, original coordinates
+    # an unstable linear part: no certificate of this form exists, the path must not find one
+    bad = LureSystem(A=A + (2.0 if continuous else 0.6) * np.eye(n), B1=B1, C1=C1, C2=np.eye(1, n), delta=Tanh(),
+                     dt=lure.dt)
+    assert not certify.contraction(bad).certified
+
+
+def test_first_order_rate_below_one_and_rejections():
+    lure, (M, lam) = random_contracting_ren(24, 24, 2, 2, rate=0.9, seed=5)
+    c = certify.contraction(lure, rate=0.95)
+    assert c.certified and c.solver == "first-order"
+    # the spectral radius of A bounds every certifiable rate from below (slope-0 loop)
+    rho = max(abs(np.linalg.eigvals(lure.A)))
+    assert not certify.contraction(lure, rate=0.99 * rho).certified
+
+
+def test_first_order_gain_is_a_feasible_point_of_the_same_lmi():
+    lure, _ = random_contracting_ren(24, 24, 2, 2, seed=6)
+    g = certify.incremental_l2_gain(lure)
+    assert g.certified and g.solver == "first-order"
+    lo = g.extra["lower_bound"]
+    assert 0 < lo <= g.bound
+    # the simulated sequence gain from equal initial states stays below it
+    rng = np.random.default_rng(0)
+    u1 = rng.normal(size=(200, 2))
+    u2 = u1 + 0.1 * rng.normal(size=(200, 2))
+    dy = lure.simulate(u1) - lure.simulate(u2)
+    assert np.sqrt(np.sum(dy**2) / np.sum((u1 - u2) ** 2)) <= g.bound
+
+
+@pytest.mark.parametrize("n", [48, 80])
+def test_lti_paths_at_size(n):
+    rng = np.random.default_rng(n)
+    A = rng.normal(size=(n, n))
+    A *= 0.95 / max(abs(np.linalg.eigvals(A)))
+    G = control.ss(A, rng.normal(size=(n, 2)), rng.normal(size=(2, n)), np.zeros((2, 2)), 1.0)
+    c = certify.contraction(G)
+    assert c.certified and c.solver == "lyapunov-equation"
+    g = certify.incremental_l2_gain(G)
+    assert g.certified and g.solver == "riccati"
+    assert g.extra["lower_bound"] * (1 - 1e-9) <= g.bound <= g.extra["lower_bound"] * (1 + 1e-4)
+
+
+def test_first_order_finds_nothing_when_no_certificate_exists():
+    # A contracts on its own, but the slope-1 loop A + B1 C1 = 1.5 I diverges: no certificate
+    n = 24
+    rng = np.random.default_rng(2)
+    Q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    lure = LureSystem(A=0.5 * np.eye(n), B1=Q, C1=Q.T, C2=np.eye(1, n), delta=Tanh(), dt=1.0)
+    c = certify.contraction(lure)
+    assert not c.certified and c.bound is None
+    # the structure path gives up (nothing to claim) and says so
+    assert c.solver == "first-order" and c.status == "no_certificate_found" and "solver='CLARABEL'" in c.message
+    assert c.extra["best_max_eig"] > 0
