@@ -63,7 +63,7 @@ class EulerRNNModule(nn.Module):
         self.nx, self.nu, self.ny, self.h = 2, 1, 1, float(h)
         self.W = nn.Parameter(torch.tensor(W))
         self.U = nn.Parameter(torch.tensor(U))
-        self.register_buffer("C", torch.tensor([[1.0, 0.0]]))
+        self.register_buffer("C", torch.tensor([[1.0, 0.0]], dtype=torch.float64))
 
     def forward_states(self, u, x0):
         xs, s = [], x0
@@ -83,7 +83,14 @@ class EulerRNNModule(nn.Module):
 
 
 class TrialSolution(nn.Module):
-    """g(t) = x0 + v0 t + t² N(t/T), N a tanh network: the initial conditions hold for any weights.
+    """g(t) = x0 + v0 t + t² N(t/T), N(s) = aᵀ [φ(s); 1] with φ a tanh network: the initial
+    conditions hold for any weights (h₁(t) = x0 + v0 t, h₂(t, N) = t² N).
+
+    Training minimizes the mean squared ODE residual m g'' + γ g' + g − F on collocation points.
+    The residual of this linear ODE is affine in the output weights a, so :meth:`fit` solves them
+    by linear least squares inside every evaluation and trains the hidden layers with L-BFGS
+    through that solution (variable projection). Derivatives in t are exact (the
+    chain rule through the layers).
 
     Parameters
     ----------
@@ -92,60 +99,89 @@ class TrialSolution(nn.Module):
     T : float
         Length of the time interval (the network reads t/T).
     hidden, layers : int
-        Width and number of hidden tanh layers of N.
+        Width and number of hidden tanh layers of φ.
     seed : int
         Seed of the initial weights (a local generator).
     """
 
-    def __init__(self, x0: float, v0: float, *, T: float, hidden: int = 32, layers: int = 2, seed: int = 0):
+    def __init__(self, x0: float, v0: float, *, T: float, hidden: int = 16, layers: int = 2, seed: int = 0):
         super().__init__()
         if not (np.isfinite(T) and T > 0):
             raise ValueError(f"T (the length of the time interval) must be > 0; got {T!r}.")
+        for name, v in (("x0", x0), ("v0", v0)):
+            if not np.isfinite(v):
+                raise ValueError(f"{name} must be a finite number; got {v!r}.")
         self.x0, self.v0, self.T = float(x0), float(v0), float(T)
         gen = torch.Generator().manual_seed(seed)
-        dims = [1] + [hidden] * layers + [1]
+        dims = [1] + [hidden] * layers
         mods: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+        for a, b in zip(dims[:-1], dims[1:]):
             lin = nn.Linear(a, b, dtype=torch.float64)
             with torch.no_grad():
-                lin.weight.copy_(torch.randn(b, a, generator=gen, dtype=torch.float64) * np.sqrt(1.0 / a))
-                lin.bias.zero_()
-            mods.append(lin)
-            if i < len(dims) - 2:
-                mods.append(nn.Tanh())
-        self.net = nn.Sequential(*mods)
+                lin.weight.copy_(torch.randn(b, a, generator=gen, dtype=torch.float64) * np.sqrt(2.0 / a))
+                lin.bias.copy_(0.5 * torch.randn(b, generator=gen, dtype=torch.float64))
+            mods += [lin, nn.Tanh()]
+        self.phi = nn.Sequential(*mods)
+        self.a = nn.Parameter(torch.zeros(hidden + 1, dtype=torch.float64))
+
+    def _features(self, t):
+        """The columns t² [φ(t/T), 1] and their first and second derivatives in t, each (M, hidden + 1):
+        the derivatives are propagated through the layers by the chain rule (exact, no finite
+        differences): z = W a + b → z' = W a', z'' = W a''; h = tanh z → h' = (1 − h²) z',
+        h'' = (1 − h²)(z'' − 2 h z'²)."""
+        a = (t / self.T)[:, None]
+        a1 = torch.full_like(a, 1.0 / self.T)
+        a2 = torch.zeros_like(a)
+        for layer in self.phi:
+            if isinstance(layer, nn.Linear):
+                a, a1, a2 = layer(a), a1 @ layer.weight.T, a2 @ layer.weight.T
+            else:
+                a = torch.tanh(a)
+                s = 1 - a ** 2
+                a1, a2 = s * a1, s * (a2 - 2 * a * a1 ** 2)
+        ones = torch.ones(len(t), 1, dtype=t.dtype)
+        h0, h1, h2 = torch.cat([a, ones], 1), torch.cat([a1, 0 * ones], 1), torch.cat([a2, 0 * ones], 1)
+        tt = t[:, None]
+        return tt ** 2 * h0, 2 * tt * h0 + tt ** 2 * h1, 2 * h0 + 4 * tt * h1 + tt ** 2 * h2
+
+    def derivatives(self, t: torch.Tensor):
+        """(g, g', g'') at t (M,)."""
+        P0, P1, P2 = self._features(t)
+        return (self.x0 + self.v0 * t + P0 @ self.a, self.v0 + P1 @ self.a, P2 @ self.a)
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         """g(t) for t (M,) → (M,)."""
-        return self.x0 + self.v0 * t + t ** 2 * self.net((t / self.T)[:, None])[:, 0]
-
-    def derivatives(self, t: torch.Tensor):
-        """(g, g', g'') at t (M,), by automatic differentiation (graph kept for training)."""
-        t = t.detach().requires_grad_(True)
-        g = self(t)
-        g1 = torch.autograd.grad(g.sum(), t, create_graph=True)[0]
-        g2 = torch.autograd.grad(g1.sum(), t, create_graph=True)[0]
-        return g, g1, g2
+        P0 = self._features(t)[0]
+        return self.x0 + self.v0 * t + P0 @ self.a
 
     def residual(self, t: torch.Tensor, m: float, gamma: float, F) -> torch.Tensor:
         """m g'' + γ g' + g − F(t) at t (M,); F maps a tensor of times to forces."""
         g, g1, g2 = self.derivatives(t)
         return m * g2 + gamma * g1 + g - F(t)
 
-    def fit(self, m: float, gamma: float, F, *, n_points: int = 200, max_iter: int = 2000, tol: float = 1e-14):
-        """Minimize the mean squared residual on ``n_points`` Chebyshev collocation points of [0, T]
-        with L-BFGS; returns the final mean squared residual."""
+    def _system(self, t, m, gamma, F):
+        P0, P1, P2 = self._features(t)
+        return m * P2 + gamma * P1 + P0, F(t) - (gamma * self.v0 + self.x0 + self.v0 * t)
+
+    def fit(self, m: float, gamma: float, F, *, n_points: int = 200, max_iter: int = 300) -> float:
+        """Minimize the mean squared residual on ``n_points`` Chebyshev points of [0, T] (variable
+        projection, L-BFGS); returns it."""
         _check_oscillator(m, gamma)
         k = np.arange(n_points)
         tc = torch.tensor(0.5 * self.T * (1 - np.cos(np.pi * (k + 0.5) / n_points)), dtype=torch.float64)
-        opt = torch.optim.LBFGS(self.parameters(), lr=1.0, max_iter=max_iter, history_size=100,
-                                line_search_fn="strong_wolfe", tolerance_grad=1e-14, tolerance_change=tol)
+        opt = torch.optim.LBFGS(self.phi.parameters(), lr=1.0, max_iter=max_iter, history_size=50,
+                                line_search_fn="strong_wolfe", tolerance_grad=1e-15, tolerance_change=1e-16)
 
         def closure():
             opt.zero_grad()
-            loss = (self.residual(tc, m, gamma, F) ** 2).mean()
+            M, rhs = self._system(tc, m, gamma, F)
+            a = torch.linalg.lstsq(M, rhs[:, None]).solution[:, 0]
+            loss = (M @ a - rhs).pow(2).mean()
             loss.backward()
             return loss
 
         opt.step(closure)
-        return float((self.residual(tc, m, gamma, F) ** 2).mean().detach())
+        with torch.no_grad():
+            M, rhs = self._system(tc, m, gamma, F)
+            self.a.copy_(torch.linalg.lstsq(M, rhs[:, None]).solution[:, 0])
+            return float((M @ self.a - rhs).pow(2).mean())
