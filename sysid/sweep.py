@@ -341,7 +341,9 @@ def _read_records(path: str, sweep_id: str) -> dict:
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:
-            if i == len(lines) - 1:  # the last line of an interrupted write
+            if i == len(lines) - 1:  # the last line of an interrupted write: dropped, that trial runs again
+                with open(path, "w", encoding="utf-8") as fh:
+                    fh.write("".join(x + "\n" for x in lines[:-1]))
                 continue
             raise ValueError(f"{path} line {i + 1} is not JSON; it is not a sweep results file. Use another "
                              "results= path.") from None
@@ -416,7 +418,8 @@ def sweep(estimator, data, val, *, grid=None, seeds=(0,), backend: str = "local"
         Every grid point runs with every seed; None keeps the estimator's own seed.
     backend : {"local", "ray"}
     workers : int, optional
-        Concurrent trials: processes for ``"local"`` (default 1), CPUs of the local Ray instance
+        Concurrent trials: processes for ``"local"`` (default 1: the trials run one after another
+        in this process), CPUs of the local Ray instance
         for ``"ray"`` (default: all; with ``address=``, concurrent trials on the cluster).
     results : path, optional
         JSON-lines file: each trial is appended when it ends; trials already there are not
@@ -546,6 +549,10 @@ def _run_local(pending, template, data, val, score_kwargs, threads, workers, sin
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
+    if workers == 1:  # one after another in this process: no start-up cost, same rows
+        for spec in pending:
+            sink.add(*_run_trial(spec, template, data, val, score_kwargs, threads))
+        return
     queue = list(pending)
     attempts = {s["trial"]: 0 for s in pending}
     ctx = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
@@ -679,7 +686,7 @@ def _run_ray(pending, template, data, val, score_kwargs, threads, workers, sink,
                 fn,
                 param_space={"trial": tune.grid_search(sorted(specs))},
                 tune_config=tune.TuneConfig(scheduler=tune_scheduler, max_concurrent_trials=workers,
-                                            reuse_actors=False),
+                                            reuse_actors=True),
                 run_config=tune.RunConfig(name="sysid_sweep", storage_path=tmp, verbose=0, callbacks=[Writer()]),
             )
             tuner.fit()
