@@ -1,0 +1,100 @@
+"""Sweep scaling: a 3 × 3 grid × 3 seeds of NeuralNetStep on the cascaded tanks through sysid.sweep.
+
+    python benchmarks/sweep.py                       # all four runs, 8 epochs per trial
+    python benchmarks/sweep.py --epochs 4 --runs local1 ray_asha
+
+Runs (the same 27 trials each): ``local1`` (one worker: this process, one trial after another),
+``local2`` (two worker processes), ``ray`` (a local Ray instance with 2 CPUs), ``ray_asha`` (the
+same with ASHA stopping bad trials on the per-epoch validation loss). Every trial uses one torch
+thread, so the tables agree across backends. Printed and written to
+``benchmarks/results/sweep.json``: wall time of each run and its ratio to ``local1``; the best
+fit % (free-run simulation of the test record, x0 estimated on its first 5 samples, which are not
+scored) and the trial-epochs of ASHA against the full grid. The machine's load average is recorded
+beside the times: on a shared machine the ratios say as much about the other jobs as about the
+backends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join(HERE, "results", "sweep.json")
+GRID = {"hidden": [8, 16, 32], "lr": [1e-3, 5e-3, 2e-2]}
+SEEDS = [0, 1, 2]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=os.environ.get("SYSID_DATA", os.path.join(HERE, "..", "..", "shared", "data")))
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--runs", nargs="+", default=["local1", "local2", "ray", "ray_asha"],
+                    choices=["local1", "local2", "ray", "ray_asha"])
+    ap.add_argument("--out", default=RESULTS)
+    args = ap.parse_args(argv)
+
+    from sysid import datasets
+    from sysid.estimators import NeuralNetStep
+    from sysid.sweep import ASHA, sweep
+
+    bench = datasets.cascaded_tanks(os.path.join(args.data, "cascaded_tanks"))
+    est = NeuralNetStep(nx=2, epochs=args.epochs)
+    score = dict(x0="estimate", skip=bench.init_window)
+    setups = {
+        "local1": dict(backend="local", workers=1),
+        "local2": dict(backend="local", workers=2),
+        "ray": dict(backend="ray", workers=2),
+        "ray_asha": dict(backend="ray", workers=2, scheduler=ASHA(grace_period=max(1, args.epochs // 4),
+                                                                  reduction_factor=3)),
+    }
+    out = {"grid": GRID, "seeds": SEEDS, "epochs": args.epochs, "cpus": os.cpu_count(), "runs": {}}
+    for name in args.runs:
+        load0 = os.getloadavg()[0]
+        t0 = time.perf_counter()
+        res = sweep(est, bench.train, bench.test["test"], grid=GRID, seeds=SEEDS, score_kwargs=score, **setups[name])
+        wall = time.perf_counter() - t0
+        best = res.best_record
+        out["runs"][name] = {
+            "wall_s": wall, "load_avg_start": load0, "load_avg_end": os.getloadavg()[0],
+            "best_fit_percent": best["score"] if best else None,
+            "best": {"params": best["params"], "seed": best["seed"]} if best else None,
+            "trial_epochs": res.trial_epochs,
+            "status": {s: sum(r["status"] == s for r in res.records) for s in ("ok", "stopped", "error")},
+            "scores": [r["score"] for r in res.records],
+        }
+        print(f"{name:9s} wall {wall:7.1f} s  best fit {out['runs'][name]['best_fit_percent']}  "
+              f"trial-epochs {res.trial_epochs}  load {load0:.1f}", flush=True)
+    runs = out["runs"]
+    if "local1" in runs:
+        for name, r in runs.items():
+            r["wall_ratio_to_local1"] = r["wall_s"] / runs["local1"]["wall_s"]
+    full = next((runs[n] for n in ("local1", "local2", "ray") if n in runs), None)
+    if full and "ray_asha" in runs:
+        a = runs["ray_asha"]
+        a["trial_epochs_saved"] = 1 - a["trial_epochs"] / full["trial_epochs"]
+        a["same_best"] = abs(a["best_fit_percent"] - full["best_fit_percent"]) < 1e-9
+    same = [n for n in ("local2", "ray") if n in runs and full]
+    out["same_table"] = {n: all((a is None and b is None) or (a is not None and b is not None and abs(a - b) < 1e-9)
+                                for a, b in zip(runs[n]["scores"], full["scores"])) for n in same}
+    print("\n| run | wall [s] | ratio to local1 | best fit % | trial-epochs |")
+    print("|---|---|---|---|---|")
+    for name, r in runs.items():
+        ratio = r.get("wall_ratio_to_local1")
+        print(f"| {name} | {r['wall_s']:.1f} | {'' if ratio is None else f'{ratio:.2f}'} | "
+              f"{r['best_fit_percent']:.2f} | {r['trial_epochs']} |")
+    if "ray_asha" in runs and "trial_epochs_saved" in runs["ray_asha"]:
+        a = runs["ray_asha"]
+        print(f"\nASHA: {100 * a['trial_epochs_saved']:.0f} % of the trial-epochs saved; same best: {a['same_best']}")
+    print(f"same table as the first full run: {out['same_table']}")
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump(out, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
