@@ -110,6 +110,8 @@ def _title_block(src: str, name: str) -> str:
         title, body, rest = name, "", src
     else:
         doc = m.group(1).strip().splitlines()
+        if len(doc) > 1 and re.fullmatch(r"\s*([=\-~^#*])\1{3,}\s*", doc[1]):  # already a reST title
+            doc = doc[:1] + doc[2:]
         title, body, rest = doc[0].strip(), "\n".join(doc[1:]).strip(), src[m.end():]
     title = title.rstrip(".")
     body = body.replace("\\", "\\\\")
