@@ -336,3 +336,18 @@ def test_observed_strategy_reads_the_window():
     ref = m(w.u, torch.zeros(len(w), 3, dtype=torch.float64), y=w.y)[:, 4:]
     torch.testing.assert_close(y_hat, ref)
     assert y_hat.shape == w.scored_y.shape
+
+
+@pytest.mark.slow
+def test_irregular_example_runs(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "irregular.py"
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True, timeout=600)
+    res = json.loads((tmp_path / "irregular.json").read_text())["results"]
+    assert set(res) == {"spiral", "center", "pendulum"}
+    assert all(np.isfinite(r["interp_mse"]) for rows in res.values() for r in rows.values())
+    assert (tmp_path / "irregular_spiral.png").is_file()

@@ -77,3 +77,18 @@ def test_trial_solution_solves_the_forced_oscillator():
                     rtol=1e-10, atol=1e-12, dense_output=True)
     err = np.abs(ts(t).detach().numpy() - ref.sol(t.numpy())[0]).max()
     assert res <= 1e-4 and err <= 1e-3
+
+
+@pytest.mark.slow
+def test_oscillator_example_meets_the_lecture_targets(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "oscillator.py"
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True, timeout=600)
+    res = json.loads((tmp_path / "oscillator.json").read_text())
+    assert res["euler_vs_loop_max_abs"] <= 1e-12
+    assert res["trial"]["max_residual"] <= 1e-4 and res["trial"]["max_error_vs_solve_ivp"] <= 1e-3
+    assert (tmp_path / "oscillator.png").is_file()
