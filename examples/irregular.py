@@ -76,8 +76,8 @@ def build(name: str, max_time: float, seed: int = 0):
 
 
 def predict(est, name: str, obs: IOData, t: np.ndarray) -> np.ndarray:
-    if name == "NeuralODE":  # a simulator: from the first observation (state = output)
-        grid = np.union1d(obs.t[:1], t)
+    if name == "NeuralODE":  # a simulator: from the first observation (state = output); its fixed-step
+        grid = np.union1d(obs.t, t)  # integrator takes `substeps` steps per interval: keep the intervals short
         y = est.simulate(np.zeros((len(grid), 0)), x0=obs.y[0], t=grid)
         return y[np.searchsorted(grid, t)]
     return est.predict_at(obs, t)

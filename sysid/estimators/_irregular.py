@@ -22,11 +22,6 @@ from ._neural_base import NeuralEstimator
 
 __all__ = ["RNNDelta", "RNNDecay", "ODERNN", "LatentODE"]
 
-_SETTINGS_DOC = """epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
-    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
-        The shared training settings (:class:`sysid.training.TrainConfig`, docs/training.md);
-        ``init`` is ``"random"`` only (no linear start on irregular samples)."""
-
 
 class _IrregularEstimator(NeuralEstimator):
     _irregular_ok = True
@@ -172,7 +167,10 @@ class RNNDelta(_IrregularEstimator):
     ----------
     nx : int
         Hidden units.
-    """ + _SETTINGS_DOC + """
+    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
+    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
+        The shared training settings (:class:`sysid.training.TrainConfig`, docs/training.md);
+        ``init`` is ``"random"`` only (no linear start on irregular samples).
 
     Examples
     --------
@@ -208,7 +206,11 @@ class RNNDecay(_IrregularEstimator):
         Hidden units.
     tau0 : float
         Initial decay rate per unit of time (of the data's time unit).
-    """ + _SETTINGS_DOC
+    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
+    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
+        The shared training settings (:class:`sysid.training.TrainConfig`, docs/training.md);
+        ``init`` is ``"random"`` only (no linear start on irregular samples).
+    """
 
     _owner = "RNNDecay"
 
@@ -239,7 +241,11 @@ class ODERNN(_IrregularEstimator):
         Width of the vector field.
     substeps : int
         RK4 steps per sample interval.
-    """ + _SETTINGS_DOC
+    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
+    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
+        The shared training settings (:class:`sysid.training.TrainConfig`, docs/training.md);
+        ``init`` is ``"random"`` only (no linear start on irregular samples).
+    """
 
     _owner = "ODERNN"
 
@@ -284,7 +290,11 @@ class LatentODE(_IrregularEstimator):
         RK4 steps per sample interval of the decoder.
     obs_std : float
     kl_warmup : int
-    """ + _SETTINGS_DOC
+    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
+    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
+        The shared training settings (:class:`sysid.training.TrainConfig`, docs/training.md);
+        ``init`` is ``"random"`` only (no linear start on irregular samples).
+    """
 
     _owner = "LatentODE"
 

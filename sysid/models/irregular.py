@@ -12,7 +12,7 @@ RNNDelta      x_{k+1} = GRU(x_k, [u_k, m_k ⊙ y_k, m_k, Δt_k])                
 RNNDecay      x_{k+1} = GRU(x_k, [u_k, m_k ⊙ y_k, m_k]) ⊙ exp(−τ Δt_k), τ ≥ 0 per unit
 ODERNN        x⁺_k = GRU(x_k, [u_k, m_k ⊙ y_k, m_k]) where any channel of y_k is observed,
               x_k elsewhere; x_{k+1} = x⁺_k evolved by ẋ = W2 tanh(W1 x + U u_k + b1) + b2
-              over Δt_k (RK4, ``substeps`` steps; the input held)
+              over Δt_k (RK4, ``substeps`` steps per nominal interval; the input held)
 ============  ==============================================================================
 
 The latent ODE (:class:`LatentODEModule`) is a NeuralODE decoder ż = f(z, u), ŷ = C z, whose
@@ -28,6 +28,8 @@ Che et al., "Recurrent neural networks for multivariate time series with missing
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -194,9 +196,12 @@ class ODERNNModule(_ObservedGRU):
         return torch.tanh(x @ self.W1.T + u @ self.U.T + self.b1) @ self.W2.T + self.b2
 
     def evolve(self, x, u, h):
-        """x after an interval h (B,) with u held: RK4, ``substeps`` steps (h < 0 runs backwards)."""
-        hs = (h / self.substeps)[:, None]
-        for _ in range(self.substeps):
+        """x after an interval h (B,) with u held: RK4, ``substeps`` steps per nominal interval
+        ``dt`` (at least ``substeps``; h < 0 runs backwards)."""
+        longest = float(h.detach().abs().max()) if h.numel() else 0.0
+        n = self.substeps * max(1, math.ceil(longest / self.dt - 1e-9))
+        hs = (h / n)[:, None]
+        for _ in range(n):
             k1 = self.field(x, u)
             k2 = self.field(x + 0.5 * hs * k1, u)
             k3 = self.field(x + 0.5 * hs * k2, u)
