@@ -169,6 +169,8 @@ def feasible_point(fam: LMIFamily, P0, lam0, *, need_margin: float, homogeneous:
             res = scipy.optimize.minimize(fun, z, args=(mu,), jac=True, method="L-BFGS-B", bounds=bounds,
                                           options=dict(maxiter=max_evals, maxcor=20, ftol=1e-15, gtol=1e-12))
             z = res.x
+            if res.success and res.fun - mu * np.log(fam.N) > 0:
+                break  # λ_max ≥ f_μ − μ log N > 0 at the (approximate) minimum: give up early
     except _Found as hit:
         P, lam = hit.args[0]
         return P, lam, dict(evaluations=evals[0])
