@@ -351,3 +351,23 @@ def test_irregular_example_runs(tmp_path):
     assert set(res) == {"spiral", "center", "pendulum"}
     assert all(np.isfinite(r["interp_mse"]) for rows in res.values() for r in rows.values())
     assert (tmp_path / "irregular_spiral.png").is_file()
+
+
+def test_one_sample_records_are_refused(spiral):
+    train, _ = spiral
+    with pytest.raises(ValueError, match="data record 1 has 1 sample; ODERNN needs records of at least 2 samples"):
+        ODERNN(epochs=1).fit([IOData(None, np.ones((3, 1)), t=[0.0, 1.0, 2.0]), IOData(None, [[1.0]], t=[0.0])])
+
+
+def test_driven_system_with_inputs_at_the_query_times():
+    from sysid.datasets import damped_oscillator
+
+    d = damped_oscillator(N=200, dt=0.1, seed=0)
+    obs = irregular_subset(d.train, keep=0.5, seed=0)
+    est = RNNDelta(nx=4, epochs=5, val_fraction=0.0, horizon=40).fit(obs)
+    y = est.predict_at(obs[:50], d.train.t[:60], u=d.train.u[:60])
+    assert y.shape == (60, 1) and np.all(np.isfinite(y))
+    with pytest.raises(ValueError, match="this model has 1 input\\(s\\): pass u at the query times, shape \\(60, 1\\)"):
+        est.predict_at(obs[:50], d.train.t[:60])
+    free = est.simulate(d.train.u[:20], t=d.train.t[:20])  # free run (no observations), irregular times
+    assert free.shape == (20, 1)

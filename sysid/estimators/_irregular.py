@@ -43,6 +43,18 @@ class _IrregularEstimator(NeuralEstimator):
                          f"Got {cfg.x0!r} instead. ('auto' reads the observations from a zero state; 'zero' "
                          "trains a free-run simulation.)")
 
+    def fit(self, data, *, val=None, callback=None):
+        """Train on one IOData or a list of experiments (regular or with time vectors ``t``); returns
+        ``self``. See :meth:`NeuralEstimator.fit`."""
+        for name, d in (("data", data), ("val", val)):
+            if d is None:
+                continue
+            for k, e in enumerate(self._experiments(d, name=name)):
+                if e.N < 2:
+                    raise ValueError(f"{name} record {k} has {e.N} sample; {self._owner} needs records of at least 2 "
+                                     "samples (one interval). Drop it or merge it with a neighbouring record.")
+        return super().fit(data, val=val, callback=callback)
+
     # ------------------------------------------------------------------ conditioning on observations
     def _grid(self, data, t, u):
         """The observed record and the query times on one grid (normalized): (t grid, u, y, mask,
