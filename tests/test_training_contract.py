@@ -243,3 +243,34 @@ def test_burn_in_on_a_step_model_trains():
     d = plant(N=120)
     est = NeuralNetStep(nx=2, hidden=4, x0="burn_in", burn_in=5, epochs=2).fit(d)
     assert est.x0_strategy_.past == 5 and np.all(np.isfinite(est.simulate(d.u)))
+
+
+def test_lstm_linear_start_reproduces_the_linear_model():
+    """init='linear' embeds the N4SID model in the first nx + nu units (calculated weights); the
+    other units read out nothing, so the start simulates like the linear model."""
+    import control
+
+    from sysid.estimators._neural_base import linear_start
+
+    d = plant(N=300)
+    est = LSTM(n_units=8, init="linear", epochs=0, val_fraction=0.0).fit(d)
+    un, yn = (d.u - est.u_mean_) / est.u_std_, (d.y - est.y_mean_) / est.y_std_
+    A, B, C, D = linear_start([(un, yn)], None, full_state=False, feedthrough=True, dt=d.dt)
+    y_lin = control.forced_response(control.ss(A, B, C, D, d.dt), U=un.T).outputs.reshape(-1, 1)
+    y_lstm = (est.simulate(d.u) - est.y_mean_) / est.y_std_
+    assert np.max(np.abs(y_lstm - y_lin)) < 1e-2 * np.max(np.abs(y_lin))
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_ren_layer_implicit_gradient_matches_finite_differences(activation):
+    from sysid.models.ren import _EquilibriumLayer
+
+    g = torch.Generator().manual_seed(0)
+    b = torch.randn(4, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    D = torch.randn(5, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda b, D: _EquilibriumLayer.apply(b, torch.tril(D, -1), activation), (b, D))
+    # the forward pass is the equilibrium: w = σ(b + D11 w)
+    D11 = torch.tril(D, -1).detach()
+    w = _EquilibriumLayer.apply(b.detach(), D11, activation)
+    sigma = torch.relu if activation == "relu" else torch.tanh
+    torch.testing.assert_close(w, sigma(b.detach() + w @ D11.T))

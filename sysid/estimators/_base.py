@@ -169,7 +169,8 @@ class BaseEstimator:
         Uses the exact Lur'e form (:meth:`to_lure`). When the state is measured (y = x) it is
         read from the data (``LureSystem.predict``); otherwise it is estimated by moving-horizon
         least squares: for each t the state at a = t − horizon − window + 1 is fitted to the
-        samples a … t − horizon (only past data), then the model runs to t. The first samples,
+        samples a … t − horizon (only past data), then the model runs to t. Models without a
+        Lur'e form (the LSTM) warm-start each fit from the previous one carried forward. The first samples,
         which have no past window, use the samples available from 0.
         """
         self._check_fitted()
@@ -204,11 +205,15 @@ class BaseEstimator:
             self._check_period(data)
         t_all = data.t
         yp = np.empty_like(data.y)
+        x_prev, a_prev = None, 0
         for t in range(data.N):
             a = max(0, t - horizon - L + 1)
             b = max(t - horizon + 1, a + 1)
             if lure is None:
-                yp[t] = self.simulate(data.u[a:t + 1], x0=self.estimate_x0(data[a:b]))[-1]
+                # warm start: the previous window's estimate carried forward to the new window start
+                guess = None if x_prev is None else self.burn_in_state(data.u[a_prev:a], x0=x_prev)
+                x_prev, a_prev = self.estimate_x0(data[a:b], x_init=guess), a
+                yp[t] = self.simulate(data.u[a:t + 1], x0=x_prev)[-1]
                 continue
             x_a = lure.estimate_x0(data[a:b])
             seg = lure.simulate(data.u[a:t + 1], x_a, t=t_all[a:t + 1] if lure.is_continuous else None)

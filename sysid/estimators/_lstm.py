@@ -39,8 +39,13 @@ class LSTM(NeuralEstimator):
     epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
     patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
         The shared training settings, declared once in :class:`sysid.training.TrainConfig`
-        (docs/training.md). An LSTM has no linear part to start from, so ``init`` is
-        ``"random"`` (torch's initialization); ``x0="auto"`` starts every window from the state
+        (docs/training.md). ``init="random"`` (default for the LSTM) is torch's
+        initialization; ``init="linear"`` starts from an N4SID model (order from its singular
+        values): its nx + nu units get the calculated weights of
+        :func:`sysid.models.lstm_from_lti` (gates saturated, amplitude 1e-3: linear to ~1e-4)
+        and the other units read out nothing at first, so the LSTM starts as that linear model
+        — but those small weights leave the linear regime at Adam's first steps unless ``lr`` is
+        about 1e-5, so it is not the default. ``x0="auto"`` starts every window from the state
         the LSTM reaches there (``"simulated"``); ``"burn_in"`` runs it over ``burn_in`` past
         samples first — the way it is then used: ``compare(est, data, skip=burn_in)`` or
         ``simulate(u, x0=est.burn_in_state(u_past))``.
@@ -57,7 +62,7 @@ class LSTM(NeuralEstimator):
     _owner = "LSTM"
 
     _train_defaults = {"init": "random"}
-    _inits = ("random",)
+    _inits = ("linear", "random")
 
     def __init__(self, n_units: int = 16, *, layers: int = 1, **settings):
         self.n_units, self.layers = n_units, layers
@@ -73,6 +78,36 @@ class LSTM(NeuralEstimator):
         check_int(self.n_units, "n_units", self._owner)
         check_int(self.layers, "layers", self._owner)
         return LSTMModule(nu, ny, n_units=self.n_units, layers=self.layers)
+
+    def _init_linear(self, module, records, generator) -> None:
+        import control
+        import torch
+
+        from ..models.lstm_lti import lstm_from_lti
+        from ._neural_base import NoLinearStart, linear_start
+
+        if self.layers != 1:
+            raise NoLinearStart("the linear start of an LSTM needs layers=1")
+        A, B, C, D = linear_start(records, None, full_state=False, feedthrough=True, dt=self.dt_)
+        k = A.shape[0] + B.shape[1]
+        n = module.n_units
+        if k > n:
+            raise NoLinearStart(f"the linear model needs nx + nu = {k} units; the LSTM has n_units = {n}")
+        try:
+            lin = lstm_from_lti(control.ss(A, B, C, D, self.dt_), scale=1e-3, dtype=module.readout.weight.dtype)
+        except ValueError as err:
+            raise NoLinearStart(str(err)) from None
+        src, dst = lin.lstm, module.lstm
+        with torch.no_grad():
+            for g in range(4):  # gate blocks i, f, g, o
+                rows, lrows = slice(g * n, g * n + k), slice(g * k, (g + 1) * k)
+                dst.weight_ih_l0[rows] = src.weight_ih_l0[lrows]
+                dst.weight_hh_l0[rows] = 0.0
+                dst.weight_hh_l0[rows, :k] = src.weight_hh_l0[lrows]
+                dst.bias_ih_l0[rows] = src.bias_ih_l0[lrows] + src.bias_hh_l0[lrows]
+                dst.bias_hh_l0[rows] = 0.0
+            module.readout.weight.zero_()
+            module.readout.weight[:, :k] = lin.readout.weight
 
     # ------------------------------------------------------------------ export
     def to_lure(self):
@@ -118,8 +153,8 @@ class LSTM(NeuralEstimator):
         return x, self.simulate(u0[None], x0=x)[0]
 
     # ------------------------------------------------------------------ initial states
-    def burn_in_state(self, u_past) -> np.ndarray:
-        """The state (h, c) reached from zero after the past inputs ``u_past`` (N, nu).
+    def burn_in_state(self, u_past, *, x0=None) -> np.ndarray:
+        """The state (h, c) reached from ``x0`` (zero by default) after the inputs ``u_past`` (N, nu).
 
         Pass it as ``simulate(u, x0=...)`` to continue from the end of that record.
         """
@@ -128,16 +163,22 @@ class LSTM(NeuralEstimator):
         self._check_fitted()
         u = self._check_input(u_past)
         p = next(self.module_.parameters())
+        nx = self.module_.nx
+        x = np.zeros(nx) if x0 is None else np.asarray(x0, dtype=float).reshape(-1)
+        if x.shape != (nx,):
+            raise ValueError(f"x0 must have shape (nx,) = ({nx},); got {x.shape}.")
+        if len(u) == 0:
+            return x.copy()
         with torch.no_grad():
             un = torch.tensor((u - self.u_mean_) / self.u_std_, dtype=p.dtype, device=p.device)[None]
-            _, (h, c) = self.module_.lstm(un, self.module_.split_state(torch.zeros(1, self.module_.nx, dtype=p.dtype,
-                                                                                    device=p.device)))
+            xt = torch.tensor(x, dtype=p.dtype, device=p.device)[None]
+            _, (h, c) = self.module_.lstm(un, self.module_.split_state(xt))
             return self.module_.join_state(h, c)[0].cpu().numpy()
 
-    def estimate_x0(self, data, *, n: int | None = None) -> np.ndarray:
+    def estimate_x0(self, data, *, n: int | None = None, x_init=None) -> np.ndarray:
         """Initial (h, c) that best explains the first ``n`` samples of ``data`` (all by default),
-        by nonlinear least squares from zero (in the normalized output units the LSTM trains
-        in; batched central-difference Jacobians); shape (nx,)."""
+        by nonlinear least squares from ``x_init`` (zero by default) in the normalized output
+        units the LSTM trains in, with batched central-difference Jacobians; shape (nx,)."""
         self._check_fitted()
         u = self._check_input(data.u)
         y = data.y
@@ -164,4 +205,7 @@ class LSTM(NeuralEstimator):
             Y = run(np.concatenate([z + h * np.eye(nx), z - h * np.eye(nx)]))
             return ((Y[:nx] - Y[nx:]) / (2 * h)).reshape(nx, -1).T
 
-        return optimize.least_squares(residual, np.zeros(nx), jac=jacobian, max_nfev=50 * nx).x
+        start = np.zeros(nx) if x_init is None else np.asarray(x_init, dtype=float).reshape(nx)
+        # from a warm start (k-step prediction carries the previous estimate forward) a few
+        # Gauss-Newton steps suffice; from zero the search may need many
+        return optimize.least_squares(residual, start, jac=jacobian, max_nfev=50 * nx if x_init is None else 5).x

@@ -43,11 +43,11 @@ class NoLinearStart(ValueError):
     """No linear model could be fitted to start from (the estimator falls back to its random start)."""
 
 
-def linear_start(records, nx: int, *, full_state: bool, feedthrough: bool, dt: float):
+def linear_start(records, nx: int | None, *, full_state: bool, feedthrough: bool, dt: float):
     """A linear model (A, B, C, D) of the normalized records to start a network from.
 
     With a measured state (y = x) least squares of x(k+1) on (x(k), u(k)); otherwise N4SID of
-    order ``nx``. A spectral radius above 1.01 is scaled back to 1 (a start must simulate a whole
+    order ``nx`` (None: chosen from the singular values). A spectral radius above 1.01 is scaled back to 1 (a start must simulate a whole
     record without blowing up; marginal models such as integrators are kept).
     """
     from ..core.iodata import IOData
@@ -70,7 +70,7 @@ def linear_start(records, nx: int, *, full_state: bool, feedthrough: bool, dt: f
         if exps[0].nu == 0:
             raise NoLinearStart("N4SID identifies input-output models and these records have no input")
         errors = []
-        for kw in ({}, {"horizon": nx + 1}):
+        for kw in ({}, {"horizon": (nx or 1) + 1}):
             try:
                 lin = N4SID(nx=nx, feedthrough=feedthrough, **kw).fit(exps).system_
                 break
@@ -79,7 +79,7 @@ def linear_start(records, nx: int, *, full_state: bool, feedthrough: bool, dt: f
         else:
             raise NoLinearStart(f"N4SID of order nx = {nx} failed on these records: {errors[-1]}")
         A, B, C, D = (np.asarray(M, dtype=float) for M in (lin.A, lin.B, lin.C, lin.D))
-    rho = max(np.abs(np.linalg.eigvals(A))) if nx else 0.0
+    rho = max(np.abs(np.linalg.eigvals(A))) if A.size else 0.0
     if rho > 1.01:  # marginal models (integrators, oscillators) are kept
         A = A * (1.0 / rho)
     return A, B, C, D
@@ -100,8 +100,22 @@ def discrete_to_continuous(A, B):
     return A - np.eye(n), B
 
 
-def _settings_doc() -> str:
-    return ", ".join(TrainConfig.names())
+def _cut(record, interval):
+    """The samples [a, b) of a normalized record (u, y[, dt])."""
+    a, b = interval
+    out = (record[0][a:b], record[1][a:b])
+    return out + ((record[2][a:max(b - 1, a)],) if len(record) == 3 else ())
+
+
+def _merge(intervals):
+    """Adjacent intervals [(a, b), (b, c)] → [(a, c)]."""
+    out = []
+    for a, b in intervals:
+        if out and out[-1][1] == a:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
 
 
 class NeuralEstimator(BaseEstimator):
@@ -252,22 +266,35 @@ class NeuralEstimator(BaseEstimator):
         return recs
 
     @staticmethod
-    def _carve(records, fraction: float):
-        """(train spans, val spans) holding out the last ``fraction`` of every record long enough
-        to give both parts at least two samples; (None, None) when no record is."""
+    def _carve(records, fraction: float, block: int):
+        """(train spans, val spans): every record is cut into blocks of ``block`` samples and
+        every k-th block (k ≈ 1 / fraction, the first one excepted) validates, so validation
+        samples every part of the records (every operating regime), not only their ends.
+        Records shorter than two blocks are split at the end instead (the last ``fraction``).
+        (None, None) when no record gives both parts at least two samples."""
         if fraction <= 0:
             return None, None
+        k = max(2, int(round(1.0 / fraction)))
         train, val = [], []
         for r in records:
             N = len(r[1])
+            if N >= 2 * k * block:
+                edges = list(range(0, N, block))
+                tr, va = [], []
+                for j, a in enumerate(edges):
+                    b = min(a + block, N)
+                    (va if j % k == k - 1 else tr).append((a, b))
+                train.append(_merge(tr))
+                val.append(_merge(va))
+                continue
             n_val = int(round(fraction * N))
             if n_val >= 2 and N - n_val >= 2:
-                train.append((0, N - n_val))
-                val.append((N - n_val, N))
+                train.append([(0, N - n_val)])
+                val.append([(N - n_val, N)])
             else:
-                train.append((0, N))
-                val.append((N, N))
-        if all(a == b for a, b in val):
+                train.append([(0, N)])
+                val.append([])
+        if not any(val):
             return None, None
         return train, val
 
@@ -310,9 +337,10 @@ class NeuralEstimator(BaseEstimator):
         dtype, device = self._torch_dtype(), self._device()
         seed = 0 if cfg.seed is None else int(cfg.seed)
         records = self._records(exps)
-        spans, val_spans = (None, None) if vals else self._carve(records, cfg.val_fraction)
-        head = records if spans is None else [tuple(x[:b] if x is not None else None for x in r[:2]) + tuple(
-            [r[2][:max(b - 1, 0)]] if len(r) == 3 else []) for r, (_, b) in zip(records, spans)]
+        block = cfg.horizon if (cfg.loss in ("truncated", "kstep") and cfg.horizon) else max(
+            1, min(len(r[1]) for r in records) // 10)
+        spans, val_spans = (None, None) if vals else self._carve(records, cfg.val_fraction, block)
+        head = records if spans is None else [_cut(r, iv) for r, ivs in zip(records, spans) for iv in ivs]
         with torch.random.fork_rng(devices=[]):  # the global generator is left as it was
             torch.manual_seed(seed)
             module = self._build_module(nu, ny).to(device=device, dtype=dtype)

@@ -22,8 +22,9 @@ __all__ = ["NeuralODEModule", "NeuralODEMatrixModule"]
 class NeuralODEModule(nn.Module):
     """ẋ = [A x + B u] + W2 tanh(W1 x + U u + b1) + b2, y = C x (+ D u).
 
-    Lur'e form (continuous, dt = 0): A (zero without ``linear``), B1 = W2, B2 = B, C1 = W1,
-    D12 = U, bx = b2, bv = b1, Δ = tanh.
+    With the linear part the network's output is scaled by k = 0.1. Lur'e form (continuous,
+    dt = 0): A (zero without ``linear``), B1 = k W2, B2 = B, C1 = W1, D12 = U, bx = k b2, bv = b1,
+    Δ = tanh.
 
     Parameters
     ----------
@@ -56,13 +57,16 @@ class NeuralODEModule(nn.Module):
         self.linear = linear
         _tanh_layer(self, nx, nu, hidden, init_std)
         _output_layer(self, nx, nu, ny, full_state, feedthrough)
+        # with the linear part the network's output is scaled by 0.1: Adam's first steps (±lr on every
+        # weight) then move the model by a tenth as much, and do not throw the linear start off
+        self.out_scale = 0.1 if linear else 1.0
         if linear:
             self.A = nn.Parameter(torch.zeros(nx, nx))
             self.B = nn.Parameter(torch.zeros(nx, nu))
 
     def field(self, x, u):
         """The vector field f(x, u), batched: x (B, nx), u (B, nu) → (B, nx)."""
-        f = torch.tanh(x @ self.W1.T + u @ self.U.T + self.b1) @ self.W2.T + self.b2
+        f = self.out_scale * (torch.tanh(x @ self.W1.T + u @ self.U.T + self.b1) @ self.W2.T + self.b2)
         if self.linear:
             f = f + x @ self.A.T + u @ self.B.T
         return f
@@ -156,9 +160,10 @@ class NeuralODEModule(nn.Module):
         s = 1.0 if dt is None else self.dt / float(dt)
         A = s * g(self.A) if self.linear else np.zeros((self.nx, self.nx))
         B2 = s * g(self.B) if self.linear else np.zeros((self.nx, self.nu))
-        return LureSystem(A=A, B1=s * g(self.W2), B2=B2, C1=g(self.W1), D12=g(self.U), C2=g(self.C),
+        k = s * self.out_scale
+        return LureSystem(A=A, B1=k * g(self.W2), B2=B2, C1=g(self.W1), D12=g(self.U), C2=g(self.C),
                           D22=g(self.D) if self.D is not None else np.zeros((self.ny, self.nu)),
-                          bx=s * g(self.b2), bv=g(self.b1), delta=Tanh(), dt=0.0)
+                          bx=k * g(self.b2), bv=g(self.b1), delta=Tanh(), dt=0.0)
 
 
 class NeuralODEMatrixModule(nn.Module):

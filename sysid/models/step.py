@@ -59,9 +59,9 @@ class StepModule(_Recurrent):
     network, with an optional identity (``residual``) and an optional linear part (``linear``).
 
     Weights N(0, init_std²), biases 0 (the seed's initialization); the linear part starts at zero
-    (see :meth:`init_linear`). With ``full_state`` y = x.
-    Lur'e form: A = (I if residual) + (A if linear), B1 = W2, B2 = B, C1 = W1, D12 = U, bx = b2,
-    bv = b1, Δ = tanh.
+    (see :meth:`init_linear`), and with it the network's output is scaled by k = 0.1. With
+    ``full_state`` y = x. Lur'e form: A = (I if residual) + (A if linear), B1 = k W2, B2 = B,
+    C1 = W1, D12 = U, bx = k b2, bv = b1, Δ = tanh.
     """
 
     def __init__(self, nx: int, nu: int, ny: int, *, hidden: int = 16, full_state: bool = True,
@@ -70,12 +70,15 @@ class StepModule(_Recurrent):
         self.nx, self.nu, self.ny, self.residual, self.linear = nx, nu, ny, residual, linear
         _tanh_layer(self, nx, nu, hidden, init_std)
         _output_layer(self, nx, nu, ny, full_state, feedthrough)
+        # with the linear part the network's output is scaled by 0.1: Adam's first steps (±lr on every
+        # weight) then move the model by a tenth as much, and do not throw the linear start off
+        self.out_scale = 0.1 if linear else 1.0
         if linear:
             self.A = nn.Parameter(torch.zeros(nx, nx))
             self.B = nn.Parameter(torch.zeros(nx, nu))
 
     def step(self, x, u):
-        z = torch.tanh(x @ self.W1.T + u @ self.U.T + self.b1) @ self.W2.T + self.b2
+        z = self.out_scale * (torch.tanh(x @ self.W1.T + u @ self.U.T + self.b1) @ self.W2.T + self.b2)
         if self.linear:
             z = z + x @ self.A.T + u @ self.B.T
         return x + z if self.residual else z
@@ -119,9 +122,10 @@ class StepModule(_Recurrent):
         B2 = np.zeros((self.nx, self.nu))
         if self.linear:
             A, B2 = A + g(self.A), g(self.B)
-        return LureSystem(A=A, B1=g(self.W2), B2=B2, C1=g(self.W1), D12=g(self.U),
+        k = self.out_scale
+        return LureSystem(A=A, B1=k * g(self.W2), B2=B2, C1=g(self.W1), D12=g(self.U),
                           C2=g(self.C), D22=g(self.D) if self.D is not None else np.zeros((self.ny, self.nu)),
-                          bx=g(self.b2), bv=g(self.b1), delta=Tanh(), dt=dt)
+                          bx=k * g(self.b2), bv=g(self.b1), delta=Tanh(), dt=dt)
 
 
 class MatrixStepModule(_Recurrent):

@@ -79,8 +79,10 @@ class TrainConfig:
     burn_in : int
         Past samples read by ``x0="burn_in"`` and ``x0="encoder"``.
     val_fraction : float
-        Without ``val=``, the last ``val_fraction`` of every training record is held out for
-        validation (early stopping, best weights); 0 trains on everything.
+        Without ``val=``, this fraction of the training samples validates (early stopping, best
+        weights): every record is cut into blocks of ``horizon`` samples and every k-th block
+        (k ≈ 1 / val_fraction) is held out, so validation covers every part of the record; a
+        record shorter than 2k blocks gives its last ``val_fraction`` instead. 0 trains on all.
     patience : int, optional
         Early stopping: epochs without a better validation loss.
     loss_threshold : float, optional

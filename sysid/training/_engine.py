@@ -82,10 +82,11 @@ def cut_windows(records, *, loss: Loss | str = "simulation", x0: InitialState | 
         no earlier than ``past``).
     horizon : int, optional
         For a loss given by name.
-    spans : list of (a, b), optional
-        Per record, the samples [a, b) that may be scored (default: all). Samples before ``a``
-        still serve as past (burn-in, encoder) and as the simulated history: a validation part
-        carved from the end of a record is scored from the state the model reaches there.
+    spans : list, optional
+        Per record, the samples that may be scored: one interval (a, b) or a list of intervals
+        [(a1, b1), (a2, b2), ...] (default: all). Samples outside still serve as past (burn-in,
+        encoder) and as the simulated history: validation blocks carved out of a record are
+        scored from the state the model reaches there.
 
     Returns
     -------
@@ -101,12 +102,14 @@ def cut_windows(records, *, loss: Loss | str = "simulation", x0: InitialState | 
         raise ValueError("x0='simulated' needs regularly sampled records; use x0='fit' or 'burn_in' for "
                          "irregular samples.")
     if spans is not None and len(spans) != len(recs):
-        raise ValueError(f"spans must give one (a, b) per record ({len(recs)}); got {len(spans)}.")
+        raise ValueError(f"spans must give one entry per record ({len(recs)}); got {len(spans)}.")
     P = x0.past
     groups: dict[int, tuple[list, list, list, list]] = {}
     for i, (u, y, dt) in enumerate(recs):
-        a, b = (0, len(y)) if spans is None else spans[i]
-        for s, T in loss.layout(max(a, P), b):
+        intervals = [(0, len(y))] if spans is None else spans[i]
+        if intervals and not isinstance(intervals[0], (tuple, list)):
+            intervals = [intervals]
+        for s, T in [w for a, b in intervals for w in loss.layout(max(a, P), b)]:
             us, ys, ds, where = groups.setdefault(T, ([], [], [], []))
             us.append(u[s - P:s + T])
             ys.append(y[s - P:s + T])

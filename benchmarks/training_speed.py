@@ -1,0 +1,129 @@
+"""Training speed: seconds per optimizer iteration, sysid's engine vs deepSI's SUBNET.
+
+    python benchmarks/training_speed.py [--T 50] [--batch 256] [--its 30] [--threads 1]
+
+Same window length T, batch size and thread count for every model; one iteration is a forward
+pass over the batch of windows, the loss, the backward pass and an Adam step (sysid: the engine's
+own loss function, windows started by the ``Zero`` strategy — the cheapest start, as SUBNET's
+encoder is part of its own iteration). Cascaded-tanks sized problem: nu = ny = 1, nx = 4 (REN:
+nv = 16, LSTM: 16 units), float32 and float64. Reports CPU seconds per iteration (process time,
+so a loaded machine does not inflate it) and the ratio to SUBNET. Writes
+benchmarks/results/training_speed.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def time_its(step, its: int, repeats: int = 3) -> float:
+    step()  # warm-up
+    out = []
+    for _ in range(repeats):
+        c0 = time.process_time()
+        for _ in range(its):
+            step()
+        out.append((time.process_time() - c0) / its)
+    return statistics.median(out)
+
+
+def sysid_step(module, T, batch, dtype):
+    from sysid.training import KStep, Zero, cut_windows
+    from sysid.training._engine import _loss
+
+    rng = np.random.default_rng(0)
+    N = T + batch
+    recs = [(rng.normal(size=(N, module.nu)), rng.normal(size=(N, module.ny)))]
+    windows = cut_windows(recs, loss=KStep(T), x0=Zero(), dtype=dtype)
+    module = module.to(dtype)
+    opt = torch.optim.Adam(module.parameters(), lr=1e-3)
+    idx = [torch.arange(batch)]
+
+    def step():
+        opt.zero_grad()
+        loss = _loss(module, windows, idx)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def subnet_step(T, batch, dtype, nx=4, na=10, nb=10):
+    import deepSI
+
+    rng = np.random.default_rng(0)
+    N = 2000
+    data = deepSI.Input_output_data(u=rng.normal(size=N), y=rng.normal(size=N), sampling_time=1.0)
+    norm = deepSI.get_nu_ny_and_auto_norm(data)
+    model = deepSI.SUBNET(*norm, nx=nx, na=na, nb=nb).to(dtype)
+    arrays, indices = model.create_arrays(data, T=T)
+    arrays = [torch.as_tensor(np.asarray(a), dtype=dtype) for a in arrays]
+    sel = torch.as_tensor(np.asarray(indices)[:batch])
+    upast, ypast, ufuture, yfuture = (a[sel] for a in arrays)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        opt.zero_grad()
+        yhat = model(upast, ypast, ufuture)
+        loss = torch.mean((yhat - yfuture) ** 2)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--T", type=int, default=50)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--its", type=int, default=10)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default=os.path.join(HERE, "results", "training_speed.json"))
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from sysid.models import LSTMModule, RENModule
+    from sysid.models.node import NeuralODEModule
+    from sysid.models.step import StepModule
+
+    rows = []
+    for dtype in (torch.float32, torch.float64):
+        torch.manual_seed(0)
+        models = {
+            "NeuralNetStep (nx 4, 32 tanh, linear part)": lambda: StepModule(4, 1, 1, hidden=32, full_state=False,
+                                                                             linear=True),
+            "NeuralODE (nx 4, 32 tanh, RK4 1 substep)": lambda: NeuralODEModule(4, 1, 1, dt=1.0, hidden=32,
+                                                                                 full_state=False, substeps=1,
+                                                                                 linear=True),
+            "LSTM (16 units)": lambda: LSTMModule(1, 1, n_units=16),
+            "REN (nx 4, nv 16)": lambda: RENModule(1, 1, nx=4, nv=16, seed=0, dtype=dtype),
+        }
+        try:
+            base = time_its(subnet_step(args.T, args.batch, dtype), args.its)
+        except ImportError:
+            print("deepSI is not installed (pip install -e '.[bench]'); ratios are left out", file=sys.stderr)
+            base = None
+        if base is not None:
+            rows.append({"model": "deepSI SUBNET (nx 4, na = nb = 10)", "dtype": str(dtype)[6:],
+                         "seconds_per_it": base, "ratio": 1.0})
+        for name, make in models.items():
+            s = time_its(sysid_step(make(), args.T, args.batch, dtype), args.its)
+            rows.append({"model": name, "dtype": str(dtype)[6:], "seconds_per_it": s,
+                         "ratio": None if base is None else s / base})
+        for r in rows[-(len(models) + (base is not None)):]:
+            print(f"{r['dtype']:<8}{r['model']:<46}{1e3 * r['seconds_per_it']:9.1f} ms/it   ratio "
+                  f"{'-' if r['ratio'] is None else format(r['ratio'], '.2f')}", flush=True)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump({"T": args.T, "batch": args.batch, "threads": args.threads, "rows": rows}, fh, indent=2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
