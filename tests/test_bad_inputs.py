@@ -382,8 +382,7 @@ def test_old_format_loads_with_a_warning(tmp_path, n4sid_dt1):
         N4SID.load(path)
 
 
-# ---------------------------------------------------------------------- rows owned by other issues
-@pytest.mark.xfail(strict=False, reason="certify row: owned by issue 11")
+# ---------------------------------------------------------------------- certify and linear-estimator rows
 def test_gain_of_a_system_without_inputs_is_a_clear_error():
     from sysid import certify
 
@@ -391,7 +390,6 @@ def test_gain_of_a_system_without_inputs_is_a_clear_error():
         certify.incremental_l2_gain(LureSystem(A=[[0.5]], C2=[[1.0]], dt=1.0))
 
 
-@pytest.mark.xfail(strict=False, reason="linear-estimator row: owned by issue 15")
 def test_stable_pem_on_data_from_an_unstable_plant_warns():
     G = control.ss([[1.05]], [[1.0]], [[1.0]], [[0.0]], 1.0)
     d = sim_data(G, 120, seed=5)
@@ -399,7 +397,6 @@ def test_stable_pem_on_data_from_an_unstable_plant_warns():
         N4SID(nx=1, pem=True, stable=True).fit(d)
 
 
-@pytest.mark.xfail(strict=False, reason="linear-estimator row: owned by issue 15 (N4SID/ARX.linearize ignore u0)")
 def test_linear_estimator_linearize_refuses_a_wrong_u0(n4sid_dt1):
     with pytest.raises(ValueError, match=r"u0 must have shape \(1,\)"):
         n4sid_dt1.linearize(u0=np.zeros(5))

@@ -1,4 +1,4 @@
-"""Contraction certificates (MATH.md §4.2, §4.7, §4.8) and the REN built-in certificate (§3.3)."""
+"""Contraction certificates (docs/math.md §4.2, §4.7, §4.8) and the REN built-in certificate (§3.3)."""
 import control
 import cvxpy as cp
 import numpy as np

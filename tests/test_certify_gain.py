@@ -1,4 +1,4 @@
-"""Incremental ℓ2 / L2 gain (MATH.md §4.3, §4.7, §4.8) against frequency sweeps and simulation."""
+"""Incremental ℓ2 / L2 gain (docs/math.md §4.3, §4.7, §4.8) against frequency sweeps and simulation."""
 import control
 import numpy as np
 import pytest
@@ -79,7 +79,7 @@ def test_gain_needs_inputs():
         certify.incremental_l2_gain(LureSystem(A=[[0.5]], C2=[[1.0]], dt=1.0))
 
 
-# --- solver choice (MATH.md §4.8): SCS vs Clarabel, and the automatic choice ---------------------
+# --- solver choice (docs/math.md §4.8): SCS vs Clarabel, and the automatic choice ---------------------
 
 @pytest.mark.parametrize("n", [4, 8])
 def test_scs_and_clarabel_gain_agree_on_random_rens(n):

@@ -1,4 +1,4 @@
-"""Lyapunov stability certificates (MATH.md §4.1, §4.8) and the symmetrization pitfall."""
+"""Lyapunov stability certificates (docs/math.md §4.1, §4.8) and the symmetrization pitfall."""
 import control
 import cvxpy as cp
 import numpy as np

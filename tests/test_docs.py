@@ -76,7 +76,7 @@ def test_every_example_is_a_gallery_page(tmp_path, monkeypatch):
 
 
 def test_cited_equations_exist():
-    """Docstrings cite the mathematical reference by section ("MATH.md §4.2", "docs/math.md §4.2");
+    """Docstrings cite the mathematical reference by section ("docs/math.md §4.2", "docs/math.md §4.2");
     every cited section must be a heading of docs/math.md."""
     math = (DOCS / "math.md").read_text(encoding="utf-8")
     sections = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)[ .]", math, re.M))

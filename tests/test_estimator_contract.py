@@ -17,6 +17,10 @@ CONFIGS = {
     "NeuralODEMatrix": dict(nx=2, epochs=3, seed=0),
     "LSTM": dict(n_units=3, epochs=3, seed=0),
     "REN": dict(nx=2, nv=3, epochs=3, seed=0),
+    "Implicit": dict(nx=4, na=2, nb=2, epochs=3, seed=0),
+    "OE": dict(nb=2, nf=2, nk=1),
+    "ARMAX": dict(na=2, nb=2, nc=1, nk=1),
+    "BJ": dict(nb=2, nc=1, nd=1, nf=2, nk=1),
 }
 
 

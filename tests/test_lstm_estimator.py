@@ -1,4 +1,4 @@
-"""Linearization of any LSTM (MATH §6.3) and the LSTM estimator."""
+"""Linearization of any LSTM (docs/math.md §6.3) and the LSTM estimator."""
 
 import control
 import numpy as np

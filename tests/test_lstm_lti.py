@@ -1,4 +1,4 @@
-"""LSTMModule (cell equations against numpy), lstm_from_lti and lti_from_lstm (MATH §5)."""
+"""LSTMModule (cell equations against numpy), lstm_from_lti and lti_from_lstm (docs/math.md §5)."""
 
 import control
 import numpy as np
@@ -14,7 +14,7 @@ def sig(a):
 
 
 def numpy_lstm(module, u, h, c):
-    """MATH §5.1 in numpy (gate order i, f, g, o), every layer; returns y (T, ny) and the states
+    """docs/math.md §5.1 in numpy (gate order i, f, g, o), every layer; returns y (T, ny) and the states
     entering each step, x (T, nx) = (h of all layers, c of all layers)."""
     n, L = module.n_units, module.layers
     h, c = [h[k * n:(k + 1) * n] for k in range(L)], [c[k * n:(k + 1) * n] for k in range(L)]

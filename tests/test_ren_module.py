@@ -1,6 +1,6 @@
 """RENModule: the direct parameterization carries its certificate for every parameter value.
 
-Oracles: an independent numpy implementation of the explicit LMIs of MATH §3.3/§3.4, simulated
+Oracles: an independent numpy implementation of the explicit LMIs of docs/math.md §3.3/§3.4, simulated
 trajectory pairs (contraction, Lipschitz, dissipation), LureSystem simulation, finite differences.
 """
 
@@ -43,7 +43,7 @@ def random_ren(seed, *, kind="contracting", nu=2, ny=2, nx=3, nv=4, rate=1.0, ga
 
 
 def explicit_lmi(e, rate, qsr=None):
-    """Independent numpy build of the explicit certificate LMI (MATH §3.3, §3.4) in ξ = (Δx, Δw[, Δu])."""
+    """Independent numpy build of the explicit certificate LMI (docs/math.md §3.3, §3.4) in ξ = (Δx, Δw[, Δu])."""
     A, B1, B2, C1, D11, D12 = (e[k] for k in ("A", "B1", "B2", "C1", "D11", "D12"))
     C2, D21, D22, M, lam = (e[k] for k in ("C2", "D21", "D22", "M", "Lambda"))
     nx, nv, nu = A.shape[0], B1.shape[1], B2.shape[1]
@@ -107,7 +107,7 @@ def test_random_ren_carries_its_certificate(case):
     cert = check_ren_certificate(lure, e["M"], e["Lambda"], rate=rate,
                                  **({} if qsr is None else dict(zip("QSR", qsr))))
     assert cert.certified, cert
-    # independent numpy oracle: contraction LMI (MATH §3.3) holds for every kind (Q ≺ 0)
+    # independent numpy oracle: contraction LMI (docs/math.md §3.3) holds for every kind (Q ≺ 0)
     assert max_eig(explicit_lmi(e, rate)) <= 1e-9 * scale
     if qsr is not None:
         assert max_eig(explicit_lmi(e, rate, qsr)) <= 1e-9 * scale
@@ -188,7 +188,7 @@ def test_forward_matches_lure_simulation(kind, nu, ny):
 
 
 def test_partition_reconstructs_H():
-    """Reassembling H from the implicit matrices (MATH §3.3 (★)) gives back XᵀX + εI."""
+    """Reassembling H from the implicit matrices (docs/math.md §3.3 (★)) gives back XᵀX + εI."""
     m = random_ren(3, nx=3, nv=4, rate=0.7)
     with torch.no_grad():
         e = m.explicit()

@@ -75,7 +75,7 @@ def test_anderson_needs_no_more_iterations_than_picard_at_lipschitz_0_9():
 
 
 def test_anderson_regularization_is_relative_so_it_does_not_stall():
-    # with an absolute λ = 1e-8 this problem stalls near 1e-3 (MATH.md §7.1); relative λ converges
+    # with an absolute λ = 1e-8 this problem stalls near 1e-3 (docs/math.md §7.1); relative λ converges
     M, c = contraction(50, 0.99, seed=2)
     res = S.anderson(lambda x: M @ x + c, np.zeros(50), m=10, reg=1e-8, atol=1e-10, rtol=0, max_iter=2000)
     assert res.converged

@@ -7,7 +7,7 @@ rounding error (``Certificate.tol`` < 0). Infeasible, a failed re-check and a so
 breaks down numerically are answers (``certified=False`` with the reason), not exceptions;
 only a missing solver raises :class:`sysid.SolverError`. SCS is never chosen automatically. Discrete (``dt > 0``) and
 continuous (``dt = 0``) time; a control.StateSpace is accepted wherever a LureSystem is.
-See MATH.md §4 for the LMIs.
+See docs/math.md §4 for the LMIs.
 """
 
 from ._certificate import Certificate

@@ -1,4 +1,4 @@
-"""Contraction (incremental exponential stability) of a Lur'e system (MATH.md §4.2, §4.7, §4.8).
+"""Contraction (incremental exponential stability) of a Lur'e system (docs/math.md §4.2, §4.7, §4.8).
 
 References
 ----------
@@ -123,7 +123,7 @@ def contraction(system, rate: float | None = None, *, solver: str | None = None,
         continuous: sym(Eₓᵀ P [A B1]) + 2λ EₓᵀPEₓ + Mvᵀ Q_Λ Mv ⪯ −ε·s·I
 
     where Mv maps ξ to (Δv, Δw) and Q_Λ is the incremental sector multiplier of the slope
-    bounds [α, β] that Δ carries (MATH.md §4.7); s = max(1, ‖[A B1]‖₂², ‖Mv‖₂²) scales the
+    bounds [α, β] that Δ carries (docs/math.md §4.7); s = max(1, ‖[A B1]‖₂², ‖Mv‖₂²) scales the
     margin. The state is first rescaled by powers of two (exact; the metric is mapped back).
     Then V(Δx) = ΔxᵀPΔx shrinks by ρ² per step, or like e^{−2λt}. Biases do not enter. For an
     LTI system (no Δ) this holds iff ρ(A) < ρ (resp. Re λ(A) < −λ).

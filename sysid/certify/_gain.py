@@ -1,4 +1,4 @@
-"""Incremental ℓ2 / L2 gain: a Lipschitz bound of the input–output map (MATH.md §4.3, §4.7, §4.8)."""
+"""Incremental ℓ2 / L2 gain: a Lipschitz bound of the input–output map (docs/math.md §4.3, §4.7, §4.8)."""
 
 from __future__ import annotations
 

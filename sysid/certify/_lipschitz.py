@@ -1,4 +1,4 @@
-"""LipSDP-Neuron: an ℓ2 Lipschitz bound of a feed-forward network (MATH.md §4.6).
+"""LipSDP-Neuron: an ℓ2 Lipschitz bound of a feed-forward network (docs/math.md §4.6).
 
 References
 ----------

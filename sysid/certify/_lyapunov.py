@@ -1,4 +1,4 @@
-"""Quadratic Lyapunov stability of an LTI system (MATH.md §4.1, §4.8)."""
+"""Quadratic Lyapunov stability of an LTI system (docs/math.md §4.1, §4.8)."""
 
 from __future__ import annotations
 

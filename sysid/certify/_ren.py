@@ -1,4 +1,4 @@
-"""The certificate a REN carries by construction, checked in numpy only (MATH.md §3.3, §3.4).
+"""The certificate a REN carries by construction, checked in numpy only (docs/math.md §3.3, §3.4).
 
 References
 ----------
@@ -34,12 +34,12 @@ def check_ren_certificate(system, M, Lambda, *, rate: float = 1.0, Q=None, S=Non
                           rtol: float = 1e-9) -> Certificate:
     """Check a REN's built-in certificate (metric M, multipliers Λ) in numpy — no solver.
 
-    Without (Q, S, R): the explicit-form contraction LMI (MATH.md §3.3)
+    Without (Q, S, R): the explicit-form contraction LMI (docs/math.md §3.3)
 
         [A B1]ᵀ M [A B1] − blkdiag(ρ²M, 0) + Mvᵀ Q_Λ Mv ⪯ −τ·I.
 
     With (Q, S, R): the dissipation inequality V⁺ − ρ²V ≤ ΔyᵀQΔy + 2ΔuᵀSΔy + ΔuᵀRΔu in
-    ξ = (Δx, Δw, Δu) (MATH.md §3.4). One symmetric eigenvalue problem: milliseconds at any size.
+    ξ = (Δx, Δw, Δu) (docs/math.md §3.4). One symmetric eigenvalue problem: milliseconds at any size.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Random contracting RENs built in numpy from the direct parameterization (MATH.md §3.3).
+"""Random contracting RENs built in numpy from the direct parameterization (docs/math.md §3.3).
 
 Private helper for tests and benchmarks (no torch): H = XᵀX + εI is partitioned in the order
 [x | v | x⁺] and read as the implicit model; the explicit model is returned as a LureSystem

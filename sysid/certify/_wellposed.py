@@ -1,4 +1,4 @@
-"""Well-posedness of an equilibrium layer and monotonicity of a DEQ weight (MATH.md §4.4, §4.5, §4.7).
+"""Well-posedness of an equilibrium layer and monotonicity of a DEQ weight (docs/math.md §4.4, §4.5, §4.7).
 
 References
 ----------

@@ -20,7 +20,7 @@ Sufficient conditions (any one proves well-posedness):
       matrix) and Banach's theorem gives one solution.
    c. A diagonal Λ ≻ 0 with 2Λ − β̃(Λ D̃ + D̃ᵀ Λ) ≻ 0: the well-posedness condition of
       equilibrium networks (Revay, Wang & Manchester 2020, Thm. 1, scaled to slopes in
-      [0, β̃] as in MATH.md §4.7). Λ is searched by projected supergradient ascent on the
+      [0, β̃] as in docs/math.md §4.7). Λ is searched by projected supergradient ascent on the
       concave function λ ↦ λ_min(2Λ − β̃(Λ D̃ + D̃ᵀ Λ)); a Λ that makes it positive is a proof.
 
 Proof of ill-posedness (tried before the multiplier search, which is the slow part):

@@ -21,7 +21,7 @@ def linearize_lstm(module, u0=None, **kwargs) -> control.StateSpace:
 
 
 class LSTM(NeuralEstimator):
-    """LSTM state-space model: ``torch.nn.LSTM`` + linear read-out y_t = F h_t (MATH §5.1),
+    """LSTM state-space model: ``torch.nn.LSTM`` + linear read-out y_t = F h_t (docs/math.md §5.1),
     trained by :func:`sysid.training.train` on normalized data.
 
     The state is (h, c) of every layer, flattened (nx = 2 · n_units · layers). An LSTM is not a
@@ -116,7 +116,7 @@ class LSTM(NeuralEstimator):
                                   "LTI model.")
 
     def linearize(self, *, x0=None, u0=None) -> control.StateSpace:
-        """Jacobian linearization in physical units (MATH §6.3).
+        """Jacobian linearization in physical units (docs/math.md §6.3).
 
         Parameters
         ----------

@@ -7,7 +7,7 @@ graph); the backward pass is either
 
 * :class:`IFT` — implicit-function-theorem gradient: the adjoint fixed point
   y = ḡ + J_fᵀ y at z* (solved with the same solvers, or exactly by a linear solve), then
-  autograd through one tracked application of f gives (∂f/∂θ)ᵀ y (MATH.md §2.2);
+  autograd through one tracked application of f gives (∂f/∂θ)ᵀ y (docs/math.md §2.2);
 * :class:`Phantom` — the phantom gradient: k damped steps z ← (1 − λ) z + λ f(z) unrolled
   from z* (an approximation; k = 1, λ = 1 is the Jacobian-free gradient).
 

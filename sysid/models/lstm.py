@@ -1,13 +1,13 @@
 """LSTM sequence model: torch.nn.LSTM (batch_first) and a linear read-out y_t = F h_t.
 
-The cell (gate order i, f, g, o, as in torch and MATLAB's ``lstmLayer``; MATH §5.1)::
+The cell (gate order i, f, g, o, as in torch and MATLAB's ``lstmLayer``; docs/math.md §5.1)::
 
     a_t = W u_t + R h_{t−1} + b
     i = σ(a_i),  f = σ(a_f),  g = tanh(a_g),  o = σ(a_o)
     c_t = f ⊙ c_{t−1} + i ⊙ g,   h_t = o ⊙ tanh(c_t),   y_t = F h_t (+ b_F)
 
 The read-out uses the *updated* hidden state h_t, which already depends on u_t, so every LTI
-model read back or linearized from it has a direct term D (MATH §4.9). The state at step t is
+model read back or linearized from it has a direct term D (docs/math.md §4.9). The state at step t is
 x_t = (h_{t−1}, c_{t−1}) of every layer, flattened into one vector of length
 ``nx = 2 · n_units · layers`` — the h of all layers first, then the c of all layers — as the
 training engine's sequence protocol expects.
@@ -137,7 +137,7 @@ class LSTMModule(nn.Module):
     def step(self, x: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One step of the state map: x (B, nx), u (B, nu) → (x⁺ (B, nx), y (B, ny)).
 
-        x⁺ = (h_t, c_t) and y = F h_t, so y depends on u_t directly (MATH §4.9).
+        x⁺ = (h_t, c_t) and y = F h_t, so y depends on u_t directly (docs/math.md §4.9).
         """
         out, (h, c) = self.lstm(u[:, None, :], self.split_state(x))
         return self.join_state(h, c), self.readout(out[:, 0])

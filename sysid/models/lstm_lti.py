@@ -5,7 +5,7 @@ With the input and output gates saturated open and the forget gate closed, an LS
 computes h_t = tanh(tanh(R_g h_{t−1} + W_g u_t)) ≈ R_g h_{t−1} + W_g u_t for small arguments.
 Choosing R_g = blkdiag(A, 0), W_g = s·[B; I] and F = [C A⁻¹, D − C A⁻¹ B] / s gives
 h_t = s·[x_{t+1}; u_t] and y_t = F h_t = C x_t + D u_t, up to O((s·max|x|)²) per step —
-hence a well-scaled (balanced) realization first (MATH §5).
+hence a well-scaled (balanced) realization first (docs/math.md §5).
 
 References
 ----------
@@ -35,7 +35,7 @@ def lstm_from_lti(system: control.StateSpace, scale: float = 1e-3, *, balance: b
     """An LSTMModule (one layer, n_units = nx + nu) whose output reproduces ``system``.
 
     Input and output gates are saturated open (bias +100), the forget gate closed (bias −100);
-    R_g = blkdiag(A, 0), W_g = s·[B; I], F = [C A⁻¹, D − C A⁻¹ B] / s (MATH §5.2). The output
+    R_g = blkdiag(A, 0), W_g = s·[B; I], F = [C A⁻¹, D − C A⁻¹ B] / s (docs/math.md §5.2). The output
     matches the LTI response from x0 = 0 with a relative error that grows like (s·max|x|)²:
     about 1e-5 … 1e-4 for unit-variance inputs at s = 1e-3 after balancing.
 
@@ -121,7 +121,7 @@ def lstm_from_lti(system: control.StateSpace, scale: float = 1e-3, *, balance: b
 
 def lti_from_lstm(module: LSTMModule, *, force: bool = False, dt: float | None = None,
                   min_saturation: float = 10.0) -> control.StateSpace:
-    """Read the LTI system from an LSTM whose gates are saturated (MATH §5.3).
+    """Read the LTI system from an LSTM whose gates are saturated (docs/math.md §5.3).
 
     A = R_g, B = W_g / s, C = s·F R_g, D = F W_g, with s = ``module.scale`` when the module came
     from :func:`lstm_from_lti` (the state is then [x; u] of the realization used, in physical
@@ -189,7 +189,7 @@ def lstm_equilibrium(module: LSTMModule, u0=None, *, x_guess=None, tol: float = 
     """The equilibrium state x* = (h*, c*) of an LSTM for a constant input, x* = Φ(x*, u0).
 
     Plain iteration from ``x_guess`` (zeros by default), then Newton on x − Φ(x, u0) with the
-    Jacobian from ``torch.func.jacrev`` (MATH §6.1). Computed in float64.
+    Jacobian from ``torch.func.jacrev`` (docs/math.md §6.1). Computed in float64.
 
     Parameters
     ----------
@@ -251,7 +251,7 @@ def lstm_equilibrium(module: LSTMModule, u0=None, *, x_guess=None, tol: float = 
 
 def linearize_lstm(module: LSTMModule, u0=None, *, x0=None, dt: float | None = None,
                    tol: float = 1e-10, max_iter: int = 2000) -> control.StateSpace:
-    """Jacobian linearization of an LSTM at its equilibrium for a constant input (MATH §6.3).
+    """Jacobian linearization of an LSTM at its equilibrium for a constant input (docs/math.md §6.3).
 
     State z_t = (h_{t−1}, c_{t−1}) of every layer: z_{t+1} = Φ(z_t, u_t), y_t = F h_t(Φ(z_t, u_t))
     (the read-out of the updated state, as in the forward pass, hence D ≠ 0 in general).

@@ -11,7 +11,7 @@ with D11 strictly lower triangular (the equilibrium layer is solved row by row).
 the free parameters gives a model that carries its certificate: the metric M = EᵀP⁻¹E and the
 multipliers Λ satisfy the contraction LMI (``kind="contracting"``) or the incremental (Q, S, R)
 dissipation inequality (``kind="lipschitz"`` with Q = −I/γ, S = 0, R = γI, or ``kind="iqc"``);
-see MATH.md §3.
+see docs/math.md §3.
 
 References
 ----------
@@ -193,12 +193,12 @@ class RENModule(nn.Module):
     polar : bool
         Polar parameterization H = ρ² XᵀX / ‖X‖²_F + εI (ρ a free parameter).
     eps : float, optional
-        ε of H = XᵀX + εI; default 1e-12 in float64, 1e-6 in float32 (MATH §3.6).
+        ε of H = XᵀX + εI; default 1e-12 in float64, 1e-6 in float32 (docs/math.md §3.6).
     init : {"long_memory", "random"}
         Initialization of X. "random": Glorot-normal X. "long_memory" (default): X is the
         Cholesky factor of the H of a REN with slow linear state dynamics (A = diag(a),
         a ∈ [0.8ᾱ, 0.99ᾱ]), E = I/ᾱ², P = I, Λ = I, D11 = 0 and small random B1, C1 — a good
-        start for lightly damped plants (after RNN.py ``_x_long_memory_init``, MATH §3.5).
+        start for lightly damped plants (after RNN.py ``_x_long_memory_init``, docs/math.md §3.5).
     init_scale : float
         Scale of the random parts of the initialization.
     seed : int, optional
@@ -231,7 +231,7 @@ class RENModule(nn.Module):
             raise ValueError(f"eps must be a float > 0; got {eps!r}.")
         if dtype == torch.float32 and eps < 1.2e-7:
             raise ValueError(f"eps = {eps:g} is below float32 resolution (~1.2e-7); use eps >= 1e-6 in float32 "
-                             "or dtype=torch.float64 (MATH §3.6).")
+                             "or dtype=torch.float64 (docs/math.md §3.6).")
         self.nu, self.ny, self.nx, self.nv = int(nu), int(ny), int(nx), int(nv)
         self.kind, self.rate, self.activation = kind, float(rate), activation
         self.gamma = None if gamma is None else float(gamma)
@@ -275,7 +275,7 @@ class RENModule(nn.Module):
     def init_from_linear(self, A, B, C, D, *, seed: int = 0, scale: float = 0.1) -> None:
         """Set the parameters so that the REN starts as the LTI model (A, B, C, D) (module units).
 
-        Linear-system initialization of MATH §3.5 generalized to the rate ᾱ: P solves
+        Linear-system initialization of docs/math.md §3.5 generalized to the rate ᾱ: P solves
         (A/ᾱ)ᵀP(A/ᾱ) − P + I = 0, E = P/ᾱ², F = EA, Λ = I, D11 = 0 and small random B1ᵢ, C1ᵢ
         (``scale``), X = chol(H). Exact for ``kind="contracting"``; for robust RENs the output
         layer adds Γ2 − Γ1 to H, so the start is only close to (A, B, C, D). A with spectral
@@ -333,7 +333,7 @@ class RENModule(nn.Module):
 
     # ------------------------------------------------------------------ direct -> explicit
     def _D22_robust(self):
-        """Feedthrough D22 = −Q⁻¹Sᵀ + LQ⁻¹ N LR with N = Cayley(X3, Y3, Z3), ‖N‖ < 1 (MATH §3.4)."""
+        """Feedthrough D22 = −Q⁻¹Sᵀ + LQ⁻¹ N LR with N = Cayley(X3, Y3, Z3), ‖N‖ < 1 (docs/math.md §3.4)."""
         nu, ny = self.nu, self.ny
         d = min(nu, ny)
         I = torch.eye(d, dtype=self.dtype)

@@ -11,7 +11,7 @@
   equilibrium layers z = σ(Wz + h) (monDEQ), plain or accelerated.
 
 Importing this subpackage does not import torch; torch is used only when the arrays given
-are tensors. See MATH.md §2.3 and §7.
+are tensors. See docs/math.md §2.3 and §7.
 """
 
 from ._fixed_point import (Anderson, Broyden, FixedPointResult, Picard, anderson, broyden, convergence_error,

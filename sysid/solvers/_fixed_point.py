@@ -205,7 +205,7 @@ def anderson(f: Callable, x0, *, m: int = 5, beta: float = 1.0, reg: float = 1e-
     With ΔX, ΔG the last ``m`` differences of iterates and residuals g = f(x) − x,
     γ = argmin ‖g_k − ΔG γ‖² + λ‖γ‖² and x_{k+1} = x_k + β g_k − (ΔX + β ΔG) γ. The
     regularization is relative, λ = reg · trace(ΔGᵀΔG) / m_k, so it never stalls the
-    iteration once the residual is small (an absolute λ does; MATH.md §7.1).
+    iteration once the residual is small (an absolute λ does; docs/math.md §7.1).
 
     Parameters
     ----------
@@ -279,7 +279,7 @@ def broyden(f: Callable, x0, *, memory: int = 50, atol: float = 1e-8, rtol: floa
     """Good Broyden's method on the inverse Jacobian of g(x) = f(x) − x (limited memory).
 
     J⁻¹ starts at −I and is kept as −I + U Vᵀ; each step z⁺ = z − J⁻¹ g(z) is followed by
-    the Sherman–Morrison secant update J⁻¹Δg = Δz (MATH.md §7.2). A vanishing denominator
+    the Sherman–Morrison secant update J⁻¹Δg = Δz (docs/math.md §7.2). A vanishing denominator
     skips the update; past ``memory`` updates the approximation restarts from the newest
     pair (dropping only the oldest pairs made the iteration diverge in tests).
 

@@ -2,7 +2,7 @@
 
 When sym(I − W) ⪰ m I with m > 0 and σ = prox_f of a convex f (ReLU, tanh, …), the
 equilibrium is the unique zero of the strongly monotone inclusion 0 ∈ (I − W) z − h + ∂f(z),
-and two splittings converge for *every* such W (MATH.md §2.3):
+and two splittings converge for *every* such W (docs/math.md §2.3):
 
 * forward–backward: z ← prox_{αf}((1 − α) z + α (W z + h)), linear for 0 < α < 2m/L²,
   L = ‖I − W‖₂;
@@ -75,7 +75,7 @@ def fb_step_bound(W, m: float) -> float:
 
 
 def monotone_margin(W) -> float:
-    """m*(W) = λ_min(sym(I − W)), the monotonicity margin of a DEQ weight (MATH.md §4.5)."""
+    """m*(W) = λ_min(sym(I − W)), the monotonicity margin of a DEQ weight (docs/math.md §4.5)."""
     Wn = W.detach().cpu().double().numpy() if _is_torch(W) else np.asarray(W, dtype=float)
     S = np.eye(Wn.shape[0]) - Wn
     return float(np.linalg.eigvalsh((S + S.T) / 2)[0])
