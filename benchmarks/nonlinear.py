@@ -86,18 +86,25 @@ def load(bench: str, data: str, f16_samples: int):
                      rmse_unit=b.rmse_unit)
 
 
-def read() -> list[dict]:
-    if not os.path.isfile(RESULTS):
+def read(path=RESULTS) -> list[dict]:
+    if not os.path.isfile(path):
         return []
-    with open(RESULTS) as fh:
+    with open(path) as fh:
         return json.load(fh)["results"]
 
 
-def write(results: list[dict]) -> None:
+def merge(results: list[dict], more: list[dict]) -> list[dict]:
+    """``more`` replaces the entries of ``results`` with the same data set, model and seed."""
+    key = lambda r: (r["benchmark"], r["model"], r.get("seed"))  # noqa: E731
+    new = {key(r) for r in more}
+    return [r for r in results if key(r) not in new] + more
+
+
+def write(results: list[dict], path=RESULTS) -> None:
     from sysid.benchmarks import PUBLISHED
 
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as fh:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as fh:
         json.dump({"results": results, "published": PUBLISHED}, fh, indent=2)
 
 
@@ -160,9 +167,14 @@ def main(argv=None):
     p.add_argument("--f16-samples", type=int, default=8192)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--table-only", action="store_true")
+    p.add_argument("--results", default=RESULTS, help="JSON to merge this run into (parallel runs: one each)")
+    p.add_argument("--merge", nargs="*", default=[], help="other result files merged into --results first")
     p.add_argument("--no-readme", action="store_true")
     args = p.parse_args(argv)
-    results = read()
+    results = read(args.results)
+    for extra in args.merge:
+        results = merge(results, read(extra))
+    write(results, args.results)
     if not args.table_only:
         import torch
 
@@ -182,9 +194,8 @@ def main(argv=None):
                     r = evaluate(make, b, label=label)
                     r.update(seed=seed, threads=torch.get_num_threads(), wall=time.time() - t0,
                              cpu_seconds=time.process_time() - c0)
-                    results = [x for x in results if not (x["benchmark"] == r["benchmark"] and x["model"] == label
-                                                          and x.get("seed") == seed)] + [r]
-                    write(results)
+                    results = merge(results, [r])
+                    write(results, args.results)
                     print(f"{bench:<15}{label:<22} seed {seed}  fit {r['fit_seconds']:7.1f} s  " + "  ".join(
                         f"{t}: {np.round(v['rmse'], 4).tolist()} {v['unit']}" for t, v in r["tests"].items()),
                         flush=True)
