@@ -119,7 +119,8 @@ def compare(model, data, *, horizon: int | None = None, x0=None, skip: int = 0):
         "zoh")``; pass that (or build the model with its sampling period) to be explicit.
     """
     experiments = as_experiments(data)
-    results = [_compare_one(_as_model(model), d, horizon=horizon, x0=x0, skip=skip) for d in experiments]
+    model = _as_model(model)  # converted once, for every experiment
+    results = [_compare_one(model, d, horizon=horizon, x0=x0, skip=skip) for d in experiments]
     return results[0] if isinstance(data, IOData) else results
 
 
