@@ -15,6 +15,11 @@ import numpy as np
 from sysid import datasets
 from sysid.estimators import MatrixStep, NeuralNetStep, NeuralODE, NeuralODEMatrix
 
+# the seed's training: its random start, whole records, full batch, no held-out data
+SEED_STEP = dict(loss="simulation", lr=1e-2, init="random", val_fraction=0.0, batch_size=None, patience=None)
+SEED_NODE = dict(loss="simulation", lr=5e-2, substeps=4, normalize="scale", init="random", val_fraction=0.0,
+                 batch_size=None, patience=None)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -39,8 +44,8 @@ def main():
         est, t = timed(NeuralODEMatrix, dn.train)
         rows.append(dict(system=name, method="NeuralODE matrix", max_abs_error=float(np.abs(est.M_ - dn.info["A"]).max()),
                          seconds=t))
-        for label, make, d, seed in (("NN step", lambda: NeuralNetStep(epochs=300, loss="simulation", seed=0), dm, 2.3e-3),
-                                     ("NeuralODE", lambda: NeuralODE(epochs=300, seed=0), dn, 2.0e-3)):
+        for label, make, d, seed in (("NN step", lambda: NeuralNetStep(hidden=16, epochs=300, **SEED_STEP, seed=0), dm, 2.3e-3),
+                                     ("NeuralODE", lambda: NeuralODE(hidden=16, epochs=300, **SEED_NODE, seed=0), dn, 2.0e-3)):
             est, t = timed(make, d.train, repeats=1)
             y = est.simulate(np.zeros((d.train[0].N, 0)), x0=d.train[0].y[0])
             rows.append(dict(system=name, method=label, loss=float(np.mean((y - d.train[0].y) ** 2)), seconds=t,

@@ -328,7 +328,10 @@ class NeuralEstimator(BaseEstimator):
             raise ValueError(f"{self._owner} needs uniformly sampled records with one dt (IOData with dt); got "
                              f"irregular times or several sampling periods. NeuralODE accepts irregular samples.")
         if irregular:  # the model's time unit: the median sampling interval
-            dt = float(np.median(np.concatenate([np.diff(d.t) for d in exps])))
+            steps = np.concatenate([np.diff(d.t) for d in exps])
+            if steps.size == 0:
+                raise ValueError(f"{self._owner} needs records of at least 2 samples; every record has one.")
+            dt = float(np.median(steps))
         self._irregular_ = bool(irregular)
         nu, ny = exps[0].nu, exps[0].ny
         self._check_scale(exps + (vals or []))
@@ -358,6 +361,10 @@ class NeuralEstimator(BaseEstimator):
                               dtype=dtype, device=device)
         val_w = None
         vstrategy = strategy.validation(module)
+        if self._irregular_ and vstrategy.name == "simulated":  # needs a regular grid: start from zero
+            from ..training import Zero
+
+            vstrategy = Zero()
         if vals:
             val_w = cut_windows(self._records(vals), loss=cfg.loss, horizon=cfg.horizon, x0=vstrategy,
                                 dtype=dtype, device=device)
@@ -365,7 +372,9 @@ class NeuralEstimator(BaseEstimator):
             try:
                 val_w = cut_windows(records, loss=cfg.loss, horizon=cfg.horizon, x0=vstrategy, spans=val_spans,
                                     dtype=dtype, device=device)
-            except ValueError:  # the held-out parts are too short for the strategy's past: train on all
+            except ValueError as err:  # the held-out parts are too short for the strategy's past
+                warnings.warn(f"{self._owner}: no validation windows could be cut from the held-out parts ({err}); "
+                              "training without validation. Pass val= or lower burn_in.", FitWarning, stacklevel=2)
                 val_w = None
         self.module_ = module
         self.x0_strategy_ = strategy
