@@ -65,6 +65,7 @@ def main(argv=None) -> int:
             "trial_epochs": res.trial_epochs,
             "status": {s: sum(r["status"] == s for r in res.records) for s in ("ok", "stopped", "error")},
             "scores": [r["score"] for r in res.records],
+            "errors": sorted({f"{r['params']}: {r['error'][:200]}" for r in res.records if r["status"] == "error"}),
         }
         print(f"{name:9s} wall {wall:7.1f} s  best fit {out['runs'][name]['best_fit_percent']}  "
               f"trial-epochs {res.trial_epochs}  load {load0:.1f}", flush=True)

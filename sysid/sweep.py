@@ -278,7 +278,13 @@ def _run_trial(spec: dict, template, data, val, score_kwargs: dict, threads: int
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             est = _clone(template, spec["params"], spec["seed"])
-            kw = {"callback": callback} if callback is not None and _takes_callback(est) else {}
+            seen = []  # per-epoch losses, kept when fit raises (a divergence after some epochs)
+
+            def count(epoch, train_loss, val_loss):
+                seen.append((train_loss, val_loss))
+                return callback(epoch, train_loss, val_loss) if callback is not None else False
+
+            kw = {"callback": count} if _takes_callback(est) else {}
             t0 = time.perf_counter()
             try:
                 est.fit(data, **kw)
@@ -290,6 +296,10 @@ def _run_trial(spec: dict, template, data, val, score_kwargs: dict, threads: int
                                          "initial_loss": h.initial_loss, "best_epoch": h.best_epoch,
                                          "best_loss": h.best_loss, "stopped": h.stopped}
                     record["epochs"] = len(h.loss)
+                elif seen:
+                    record["history"] = {"loss": [a for a, _ in seen], "val_loss": [b for _, b in seen if b is not None],
+                                         "stopped": "error"}
+                    record["epochs"] = len(seen)
             from .core.compare import compare
 
             res = compare(est, val, **score_kwargs)
@@ -599,14 +609,18 @@ def _ray_trainable(config, *, specs, template, data, val, score_kwargs, threads)
     spec = specs[config["trial"]]
     best = [math.inf]
 
+    def finite(x):  # Ray's loggers and the scheduler get a huge number for NaN or inf
+        return float(x) if math.isfinite(x) else 1e300
+
     def report(epoch, train_loss, val_loss):
         v = float(val_loss if val_loss is not None else train_loss)
         best[0] = min(best[0], v) if math.isfinite(v) else best[0]
-        tune.report({"epoch": epoch + 1, "train_loss": float(train_loss), "val_loss": v, "best_val_loss": best[0]})
+        tune.report({"epoch": epoch + 1, "train_loss": finite(train_loss), "val_loss": finite(v),
+                     "best_val_loss": finite(best[0])})
 
     record, _ = _run_trial(spec, template, data, val, score_kwargs, threads, callback=report)
     # one epoch past the last: ASHA's max_t is the longest trial + 1, so only this report can end a full trial
-    tune.report({"epoch": record["epochs"] + 1, "val_loss": best[0], "best_val_loss": best[0],
+    tune.report({"epoch": record["epochs"] + 1, "val_loss": finite(best[0]), "best_val_loss": finite(best[0]),
                  "sysid_record": json.dumps(record, default=repr)})
 
 
@@ -686,7 +700,7 @@ def _run_ray(pending, template, data, val, score_kwargs, threads, workers, sink,
                 fn,
                 param_space={"trial": tune.grid_search(sorted(specs))},
                 tune_config=tune.TuneConfig(scheduler=tune_scheduler, max_concurrent_trials=workers,
-                                            reuse_actors=True),
+                                            reuse_actors=tune_scheduler is None),  # a stopped actor is not reused
                 run_config=tune.RunConfig(name="sysid_sweep", storage_path=tmp, verbose=0, callbacks=[Writer()]),
             )
             tuner.fit()
