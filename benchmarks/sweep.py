@@ -34,6 +34,8 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--runs", nargs="+", default=["local1", "local2", "ray", "ray_asha"],
                     choices=["local1", "local2", "ray", "ray_asha"])
+    ap.add_argument("--grace", type=int, default=None, help="ASHA's grace period (default epochs // 4)")
+    ap.add_argument("--reduction", type=float, default=3.0, help="ASHA's reduction factor")
     ap.add_argument("--out", default=RESULTS)
     args = ap.parse_args(argv)
 
@@ -48,10 +50,11 @@ def main(argv=None) -> int:
         "local1": dict(backend="local", workers=1),
         "local2": dict(backend="local", workers=2),
         "ray": dict(backend="ray", workers=2),
-        "ray_asha": dict(backend="ray", workers=2, scheduler=ASHA(grace_period=max(1, args.epochs // 4),
-                                                                  reduction_factor=3)),
+        "ray_asha": dict(backend="ray", workers=2, scheduler=ASHA(grace_period=args.grace or max(1, args.epochs // 4),
+                                                                  reduction_factor=args.reduction)),
     }
-    out = {"grid": GRID, "seeds": SEEDS, "epochs": args.epochs, "cpus": os.cpu_count(), "runs": {}}
+    out = {"grid": GRID, "seeds": SEEDS, "epochs": args.epochs, "cpus": os.cpu_count(), "runs": {},
+           "asha": {"grace_period": args.grace or max(1, args.epochs // 4), "reduction_factor": args.reduction}}
     for name in args.runs:
         load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
