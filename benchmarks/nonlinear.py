@@ -55,6 +55,8 @@ def makers(bench: str, tuned: bool, seed: int) -> dict:
             cls = {"NeuralNetStep": NeuralNetStep, "NeuralODE": NeuralODE, "LSTM": LSTM, "REN": REN}[name]
             size = {} if name == "LSTM" else {"nx": max(nx, 4) if name == "REN" else nx}
             out[f"{name} (tuned)"] = (lambda c=cls, k=kw, s=size: c(**s, **k, seed=seed))
+    if bench != "cascaded_tanks":  # long records: a time budget of 15 minutes for every neural fit
+        out = {k: (m if k == "N4SID" else (lambda m=m: m().set_params(max_time=900))) for k, m in out.items()}
     return out
 
 

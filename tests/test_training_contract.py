@@ -274,3 +274,15 @@ def test_ren_layer_implicit_gradient_matches_finite_differences(activation):
     w = _EquilibriumLayer.apply(b.detach(), D11, activation)
     sigma = torch.relu if activation == "relu" else torch.tanh
     torch.testing.assert_close(w, sigma(b.detach() + w @ D11.T))
+
+
+def test_fit_takes_another_training_loop():
+    """fit(trainer=...) swaps the loop (e.g. sysid.training.train_distributed under torchrun)."""
+    calls = []
+
+    def spy(module, windows, config, *, val=None, callback=None):
+        calls.append((type(module).__name__, len(windows), config.epochs, val is not None))
+        return train(module, windows, config, val=val, callback=callback)
+
+    est = NeuralNetStep(nx=2, hidden=4, epochs=2).fit(plant(N=120), trainer=spy)
+    assert calls == [("StepModule", 1, 2, True)] and len(est.history_.loss) == 2

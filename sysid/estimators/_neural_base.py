@@ -299,7 +299,7 @@ class NeuralEstimator(BaseEstimator):
         return train, val
 
     # ------------------------------------------------------------------ contract
-    def fit(self, data, *, val=None, callback=None):
+    def fit(self, data, *, val=None, callback=None, trainer=None):
         """Train on one IOData or a list of experiments; returns ``self``.
 
         Parameters
@@ -312,6 +312,10 @@ class NeuralEstimator(BaseEstimator):
         callback : callable, optional
             ``callback(epoch, train_loss, val_loss)`` after every epoch (normalized losses);
             returning True stops training — the hook for sweeps and schedulers (ASHA).
+        trainer : callable, optional
+            The training loop, ``trainer(module, windows, config, val=..., callback=...)``;
+            :func:`sysid.training.train` by default, ``sysid.training.train_distributed`` for
+            data-parallel training under torchrun.
         """
         import warnings
 
@@ -378,7 +382,7 @@ class NeuralEstimator(BaseEstimator):
                 val_w = None
         self.module_ = module
         self.x0_strategy_ = strategy
-        self.history_ = train(module, windows, cfg, val=val_w, callback=callback)
+        self.history_ = (trainer or train)(module, windows, cfg, val=val_w, callback=callback)
         if cfg.epochs > 0 and val_w and not self.history_.improved:
             what = "the linear model it started from" if cfg.init == "linear" else "its initialization"
             warnings.warn(f"{self._owner}: no training epoch improved on {what} on the validation data; that "

@@ -116,7 +116,7 @@ class REN(NeuralEstimator):
     def _module_lure(self):
         return self.module_.to_lure(dt=self.dt_)
 
-    def fit(self, data, *, val=None, callback=None) -> "REN":
+    def fit(self, data, *, val=None, callback=None, trainer=None) -> "REN":
         """Train on one IOData or a list of experiments (uniformly sampled, one dt); returns ``self``.
 
         Parameters
@@ -126,7 +126,7 @@ class REN(NeuralEstimator):
         val : IOData or list of IOData, optional
             Validation records; the parameters with the lowest validation loss are kept.
         """
-        super().fit(data, val=val, callback=callback)
+        super().fit(data, val=val, callback=callback, trainer=trainer)
         self._finish()
         return self
 
