@@ -241,7 +241,7 @@ class RNNDecay(_IrregularEstimator):
 
 class ODERNN(_IrregularEstimator):
     """ODE-RNN: a neural ODE for the state between samples, a GRU update at each observation
-    (MATH.md §8.3). ``to_lure`` is the exact continuous Lur'e form of the model between
+    (docs/math.md §8.3). ``to_lure`` is the exact continuous Lur'e form of the model between
     observations (ẋ = W2 tanh(W1 x + U u + b1) + b2, y = C x); ``linearize`` its Jacobian
     linearization (continuous StateSpace: poles, DC gain).
 
@@ -278,7 +278,7 @@ class ODERNN(_IrregularEstimator):
 
 
 class LatentODE(_IrregularEstimator):
-    """Latent ODE (a variational autoencoder of trajectories; MATH.md §8.3).
+    """Latent ODE (a variational autoencoder of trajectories; docs/math.md §8.3).
 
     An ODE-RNN run backwards in time over a window's observations gives q(z₀) = N(μ, σ²); the
     decoder ż = f(z, u), ŷ = C z runs forward from a sample of it. Trained on the ELBO with a

@@ -18,7 +18,7 @@ ODERNN        x⁺_k = GRU(x_k, [u_k, m_k ⊙ y_k, m_k]) where any channel of y_
 The latent ODE (:class:`LatentODEModule`) is a NeuralODE decoder ż = f(z, u), ŷ = C z, whose
 initial state is drawn from q(z₀ | observations) given by an ODE-RNN encoder run backwards in
 time (``module.posterior``); the training strategy and the ELBO are in
-:mod:`sysid.training._irregular`. Equations: MATH.md §8.3.
+:mod:`sysid.training._irregular`. Equations: docs/math.md §8.3.
 
 References
 ----------
@@ -165,7 +165,7 @@ class RNNDecayModule(_ObservedGRU):
 
 class ODERNNModule(_ObservedGRU):
     """ODE-RNN: a GRU update where something is observed, the ODE ẋ = W2 tanh(W1 x + U u + b1) + b2
-    between samples (MATH.md §8.3).
+    between samples (docs/math.md §8.3).
 
     Parameters
     ----------

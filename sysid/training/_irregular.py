@@ -8,7 +8,7 @@
 * :class:`ELBO` — the negative evidence lower bound per scored value, scaled by 2σ_obs² so that
   its data term is the engine's mean squared error:
   MSE + κ · 2σ_obs² · Σ_windows KL(q(z₀) ‖ N(0, I)) / (number of scored values).
-  The KL weight κ is annealed by the estimator (MATH.md §8.3).
+  The KL weight κ is annealed by the estimator (docs/math.md §8.3).
 """
 
 from __future__ import annotations
