@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import logm
 
-from ..core.lure import LureSystem
 from ._base import check_int
 from ._neural_base import NeuralEstimator, discrete_to_continuous, linear_start
 
