@@ -104,11 +104,17 @@ class BaseEstimator:
             setattr(self, key, value)
         return self
 
+    @classmethod
+    def _param_defaults(cls) -> dict[str, Any]:
+        """Default of every hyper-parameter (from the ``__init__`` signature)."""
+        sig = inspect.signature(cls.__init__)
+        return {n: sig.parameters[n].default for n in cls._param_names() if n in sig.parameters}
+
     def __repr__(self) -> str:
-        sig = inspect.signature(type(self).__init__)
+        defaults = self._param_defaults()
         parts = []
         for name, value in self.get_params().items():
-            default = sig.parameters[name].default
+            default = defaults.get(name, inspect.Parameter.empty)
             try:
                 same = default is not inspect.Parameter.empty and bool(default == value)
             except Exception:  # arrays and other objects that do not compare to a bool

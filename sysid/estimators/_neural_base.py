@@ -166,21 +166,9 @@ class NeuralEstimator(BaseEstimator):
         own = [n for n in super()._param_names() if n not in TrainConfig.names()]
         return own + TrainConfig.names()
 
-    def __repr__(self) -> str:
-        import inspect
-
-        sig = inspect.signature(type(self).__init__)
-        defaults = self._settings_defaults()
-        parts = []
-        for name, value in self.get_params().items():
-            default = sig.parameters[name].default if name in sig.parameters else defaults.get(name, inspect.Parameter.empty)
-            try:
-                same = default is not inspect.Parameter.empty and bool(default == value)
-            except Exception:  # arrays and other objects that do not compare to a bool
-                same = False
-            if not same:
-                parts.append(f"{name}={value!r}")
-        return f"{type(self).__name__}({', '.join(parts)})"
+    @classmethod
+    def _param_defaults(cls) -> dict:
+        return {**super()._param_defaults(), **cls._settings_defaults()}
 
     def _config(self) -> TrainConfig:
         """The settings as a validated :class:`TrainConfig` (messages name this estimator)."""
