@@ -17,18 +17,15 @@ early stopping and the best weights agree everywhere.
 
 from __future__ import annotations
 
-import copy
-import math
 import time
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from ..exceptions import DivergenceError
 from ..models._protocol import check_sequence_module
 from ._config import TrainConfig, TrainResult
-from ._engine import _check, _refresh, _strategies
+from ._engine import _check, _optimizer, _Progress, _refresh, _strategies, _trainable
 
 __all__ = ["train_distributed"]
 
@@ -121,34 +118,15 @@ def train_distributed(module: nn.Module, windows: list, config: TrainConfig | No
         s.prepare(module, [w for w in windows if w.x0 is s], gen)
     for s in _strategies(val):
         s.prepare(module, [w for w in val if w.x0 is s], gen)
-    own = list(module.parameters())
-    extra, ids = [], {id(p) for p in own}
-    for s in _strategies(windows) + _strategies(val):
-        for p in s.parameters():
-            if id(p) not in ids:
-                extra.append(p)
-                ids.add(id(p))
+    own, extra = _trainable(module, windows, val)
     params = own + extra
     step_loss = _StepLoss(module, extra)
     ddp_kw = {"device_ids": [device.index if device.index is not None else 0]} if device.type == "cuda" else {}
     ddp = nn.parallel.DistributedDataParallel(step_loss, process_group=group, **ddp_kw)
-    opt = {
-        "adam": lambda: torch.optim.Adam(params, lr=config.lr),
-        "rmsprop": lambda: torch.optim.RMSprop(params, lr=config.lr, alpha=0.99, eps=1e-8),
-        "sgd": lambda: torch.optim.SGD(params, lr=config.lr),
-    }[config.optimizer]()
+    opt = _optimizer(params, config)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, config.lr_decay) if config.lr_decay else None
-    result = TrainResult()
-    t0 = time.perf_counter()
-
-    def snapshot():
-        return copy.deepcopy(module.state_dict()), [p.detach().clone() for p in extra]
-
-    def restore(state):
-        module.load_state_dict(state[0])
-        with torch.no_grad():
-            for p, b in zip(extra, state[1]):
-                p.copy_(b)
+    progress = _Progress(module, extra, config, bool(val))
+    t0 = progress.t0
 
     def reduced(ws):
         _refresh(module, ws)
@@ -162,15 +140,7 @@ def train_distributed(module: nn.Module, windows: list, config: TrainConfig | No
             val_loss = reduced(val) if val else None
         return train_loss, val_loss
 
-    train0, val0 = evaluate()
-    result.initial_loss = val0 if val0 is not None else train0
-    if not math.isfinite(result.initial_loss):
-        raise DivergenceError(f"the starting model's loss is {result.initial_loss} before any training step; check the "
-                              "data scale and the initialization (init='random', a smaller init_std).")
-    result.best_loss = result.initial_loss
-    best = snapshot()
-    best_train = train0
-    since_best = 0
+    progress.start(*evaluate())
     for epoch in range(config.epochs):
         n = max(len(w) for w in windows)
         bs = config.batch_size or n
@@ -203,40 +173,15 @@ def train_distributed(module: nn.Module, windows: list, config: TrainConfig | No
         train_loss, val_loss = evaluate()
         elapsed = allreduce(torch.tensor([time.perf_counter() - t0], dtype=torch.float64, device=device),
                             dist.ReduceOp.MAX).item()
-        result.loss.append(train_loss)
-        result.seconds.append(elapsed)
-        if val_loss is not None:
-            result.val_loss.append(val_loss)
-        if not math.isfinite(train_loss) or train_loss > config.divergence_factor * max(best_train, 1e-300):
-            restore(best)
-            raise DivergenceError(
-                f"training diverged at epoch {epoch} (loss {train_loss:.3e}, best {best_train:.3e}); the best "
-                "weights were restored. Lower the learning rate (lr), clip gradients (clip_grad=1.0), shorten the "
-                "training windows (horizon), or use float64."
-            )
-        best_train = min(best_train, train_loss)
-        score = val_loss if val_loss is not None else train_loss
-        if math.isfinite(score) and score < result.best_loss:
-            result.best_loss, result.best_epoch, since_best = score, epoch, 0
-            best = snapshot()
-        else:
-            since_best += 1
-        if config.loss_threshold is not None and train_loss < config.loss_threshold:
-            result.stopped = "loss_threshold"
-            break
-        if config.patience is not None and val and since_best >= config.patience:
-            result.stopped = "early_stopping"
-            break
-        if callback is not None:
-            stop = torch.tensor([1.0 if callback(epoch, train_loss, val_loss) else 0.0], dtype=torch.float64,
+        stop = progress.end_epoch(epoch, train_loss, val_loss, seconds=elapsed)
+        if stop is None and callback is not None:
+            flag = torch.tensor([1.0 if callback(epoch, train_loss, val_loss) else 0.0], dtype=torch.float64,
                                 device=device)
-            if allreduce(stop, dist.ReduceOp.MAX).item() > 0:
-                result.stopped = "callback"
-                break
-        if config.max_time is not None and result.seconds[-1] >= config.max_time:
-            result.stopped = "max_time"
+            if allreduce(flag, dist.ReduceOp.MAX).item() > 0:
+                stop = "callback"
+        if stop is None and progress.out_of_time():
+            stop = "max_time"
+        if stop is not None:
+            progress.result.stopped = stop
             break
-    restore(best)
-    _refresh(module, windows)
-    result.fitted_x0 = [w.fitted.detach().cpu().numpy() if hasattr(w, "fitted") else None for w in windows]
-    return result
+    return progress.finish(windows)

@@ -181,6 +181,103 @@ def _check(module, windows, name):
         w.x0.check(module)
 
 
+def _optimizer(params, config: TrainConfig):
+    """The optimizer named by ``config`` (RMSprop with the seed's α = 0.99, ε = 1e-8)."""
+    return {
+        "adam": lambda: torch.optim.Adam(params, lr=config.lr),
+        "rmsprop": lambda: torch.optim.RMSprop(params, lr=config.lr, alpha=0.99, eps=1e-8),
+        "sgd": lambda: torch.optim.SGD(params, lr=config.lr),
+        "lbfgs": lambda: torch.optim.LBFGS(params, lr=config.lr, max_iter=20, history_size=50,
+                                           line_search_fn="strong_wolfe", tolerance_grad=1e-12,
+                                           tolerance_change=1e-14),
+    }[config.optimizer]()
+
+
+def _trainable(module, windows, val) -> tuple[list, list]:
+    """(the module's parameters, the strategies' own trainable tensors), without repeats."""
+    own = list(module.parameters())
+    extra, ids = [], {id(p) for p in own}
+    for s in _strategies(windows) + _strategies(val):
+        for p in s.parameters():
+            if id(p) not in ids:
+                extra.append(p)
+                ids.add(id(p))
+    return own, extra
+
+
+class _Progress:
+    """Per-epoch bookkeeping of a training run, shared by :func:`train` and
+    ``train_distributed``: the history, the best weights (the starting model counts), the
+    divergence guard and the stopping rules."""
+
+    def __init__(self, module, extra: list, config: TrainConfig, has_val: bool):
+        self.module, self.extra, self.config, self.has_val = module, extra, config, bool(has_val)
+        self.result = TrainResult()
+        self.t0 = time.perf_counter()
+        self.since_best = 0
+
+    def snapshot(self):
+        return copy.deepcopy(self.module.state_dict()), [p.detach().clone() for p in self.extra]
+
+    def restore(self, state) -> None:
+        self.module.load_state_dict(state[0])
+        with torch.no_grad():
+            for p, b in zip(self.extra, state[1]):
+                p.copy_(b)
+
+    def start(self, train0: float, val0: float | None) -> None:
+        """Score the starting model and keep it as the best so far."""
+        r = self.result
+        r.initial_loss = val0 if val0 is not None else train0
+        if not math.isfinite(r.initial_loss):
+            raise DivergenceError(f"the starting model's loss is {r.initial_loss} before any training step; check the "
+                                  "data scale and the initialization (init='random', a smaller init_std).")
+        r.best_loss = r.initial_loss
+        self.best = self.snapshot()
+        self.best_train = train0
+
+    def end_epoch(self, epoch: int, train_loss: float, val_loss: float | None, seconds: float | None = None):
+        """Record an epoch; raise on divergence (best weights restored first); return the reason to stop
+        before the callback ("converged", "loss_threshold", "early_stopping") or None."""
+        r, c = self.result, self.config
+        r.loss.append(train_loss)
+        r.seconds.append(time.perf_counter() - self.t0 if seconds is None else seconds)
+        if val_loss is not None:
+            r.val_loss.append(val_loss)
+        if not math.isfinite(train_loss) or train_loss > c.divergence_factor * max(self.best_train, 1e-300):
+            self.restore(self.best)
+            raise DivergenceError(
+                f"training diverged at epoch {epoch} (loss {train_loss:.3e}, best {self.best_train:.3e}); the best "
+                "weights were restored. Lower the learning rate (lr), clip gradients (clip_grad=1.0), shorten the "
+                "training windows (horizon), or use float64."
+            )
+        self.best_train = min(self.best_train, train_loss)
+        score = val_loss if val_loss is not None else train_loss
+        if math.isfinite(score) and score < r.best_loss:
+            r.best_loss, r.best_epoch, self.since_best = score, epoch, 0
+            self.best = self.snapshot()
+        else:
+            self.since_best += 1
+        if (c.optimizer == "lbfgs" and len(r.loss) > 1
+                and abs(r.loss[-2] - train_loss) <= 1e-12 * max(r.loss[-2], 1e-300)):
+            return "converged"
+        if c.loss_threshold is not None and train_loss < c.loss_threshold:
+            return "loss_threshold"
+        if c.patience is not None and self.has_val and self.since_best >= c.patience:
+            return "early_stopping"
+        return None
+
+    def out_of_time(self) -> bool:
+        return self.config.max_time is not None and self.result.seconds[-1] >= self.config.max_time
+
+    def finish(self, windows) -> TrainResult:
+        """Restore the best weights and return the history."""
+        self.restore(self.best)
+        _refresh(self.module, windows)
+        self.result.fitted_x0 = [w.fitted.detach().cpu().numpy() if hasattr(w, "fitted") else None for w in windows]
+        return self.result
+
+
 def train(module: torch.nn.Module, windows: list[Windows], config: TrainConfig | None = None, *,
           val: list[Windows] | None = None, callback=None) -> TrainResult:
     """Fit ``module`` to the windows; returns the history. The best weights are restored.
@@ -215,33 +312,11 @@ def train(module: torch.nn.Module, windows: list[Windows], config: TrainConfig |
         s.prepare(module, [w for w in windows if w.x0 is s], gen)
     for s in _strategies(val):
         s.prepare(module, [w for w in val if w.x0 is s], gen)
-    params = list(module.parameters())
-    ids = {id(p) for p in params}
-    for s in _strategies(windows) + _strategies(val):
-        for p in s.parameters():
-            if id(p) not in ids:
-                params.append(p)
-                ids.add(id(p))
-    opt = {
-        "adam": lambda: torch.optim.Adam(params, lr=config.lr),
-        "rmsprop": lambda: torch.optim.RMSprop(params, lr=config.lr, alpha=0.99, eps=1e-8),
-        "sgd": lambda: torch.optim.SGD(params, lr=config.lr),
-        "lbfgs": lambda: torch.optim.LBFGS(params, lr=config.lr, max_iter=20, history_size=50,
-                                           line_search_fn="strong_wolfe", tolerance_grad=1e-12,
-                                           tolerance_change=1e-14),
-    }[config.optimizer]()
+    own, extra = _trainable(module, windows, val)
+    params = own + extra
+    opt = _optimizer(params, config)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, config.lr_decay) if config.lr_decay else None
-    result = TrainResult()
-    t0 = time.perf_counter()
-
-    def snapshot():
-        return copy.deepcopy(module.state_dict()), [p.detach().clone() for p in params[len(list(module.parameters())):]]
-
-    def restore(state):
-        module.load_state_dict(state[0])
-        with torch.no_grad():
-            for p, b in zip(params[len(list(module.parameters())):], state[1]):
-                p.copy_(b)
+    progress = _Progress(module, extra, config, bool(val))
 
     def evaluate():
         with torch.no_grad():
@@ -253,15 +328,7 @@ def train(module: torch.nn.Module, windows: list[Windows], config: TrainConfig |
                 val_loss = float(_loss(module, val))
         return train_loss, val_loss
 
-    train0, val0 = evaluate()
-    result.initial_loss = val0 if val0 is not None else train0
-    if not math.isfinite(result.initial_loss):
-        raise DivergenceError(f"the starting model's loss is {result.initial_loss} before any training step; check the "
-                              "data scale and the initialization (init='random', a smaller init_std).")
-    result.best_loss = result.initial_loss
-    best = snapshot()
-    best_train = train0
-    since_best = 0
+    progress.start(*evaluate())
     for epoch in tqdm(range(config.epochs), disable=not config.progress, desc="training"):
         if config.optimizer == "lbfgs":
             def closure():
@@ -290,41 +357,12 @@ def train(module: torch.nn.Module, windows: list[Windows], config: TrainConfig |
         if sched is not None:
             sched.step()
         train_loss, val_loss = evaluate()
-        result.loss.append(train_loss)
-        result.seconds.append(time.perf_counter() - t0)
-        if val_loss is not None:
-            result.val_loss.append(val_loss)
-        if not math.isfinite(train_loss) or train_loss > config.divergence_factor * max(best_train, 1e-300):
-            restore(best)
-            raise DivergenceError(
-                f"training diverged at epoch {epoch} (loss {train_loss:.3e}, best {best_train:.3e}); the best "
-                "weights were restored. Lower the learning rate (lr), clip gradients (clip_grad=1.0), shorten the "
-                "training windows (horizon), or use float64."
-            )
-        best_train = min(best_train, train_loss)
-        score = val_loss if val_loss is not None else train_loss
-        if math.isfinite(score) and score < result.best_loss:
-            result.best_loss, result.best_epoch, since_best = score, epoch, 0
-            best = snapshot()
-        else:
-            since_best += 1
-        if (config.optimizer == "lbfgs" and len(result.loss) > 1
-                and abs(result.loss[-2] - train_loss) <= 1e-12 * max(result.loss[-2], 1e-300)):
-            result.stopped = "converged"
+        stop = progress.end_epoch(epoch, train_loss, val_loss)
+        if stop is None and callback is not None and callback(epoch, train_loss, val_loss):
+            stop = "callback"
+        if stop is None and progress.out_of_time():
+            stop = "max_time"
+        if stop is not None:
+            progress.result.stopped = stop
             break
-        if config.loss_threshold is not None and train_loss < config.loss_threshold:
-            result.stopped = "loss_threshold"
-            break
-        if config.patience is not None and val and since_best >= config.patience:
-            result.stopped = "early_stopping"
-            break
-        if callback is not None and callback(epoch, train_loss, val_loss):
-            result.stopped = "callback"
-            break
-        if config.max_time is not None and result.seconds[-1] >= config.max_time:
-            result.stopped = "max_time"
-            break
-    restore(best)
-    _refresh(module, windows)
-    result.fitted_x0 = [w.fitted.detach().cpu().numpy() if hasattr(w, "fitted") else None for w in windows]
-    return result
+    return progress.finish(windows)
