@@ -346,7 +346,6 @@ class NeuralEstimator(BaseEstimator):
             except NoLinearStart as err:
                 warnings.warn(f"{self._owner}: no linear start ({err}); training starts from the random "
                               "initialization (init='random' says so explicitly).", FitWarning, stacklevel=2)
-        self._init_module(module, head)
         strategy = self._strategy(module, cfg)
         strategy.check(module)
         windows = cut_windows(records, loss=cfg.loss, horizon=cfg.horizon, x0=strategy, spans=spans,
@@ -377,9 +376,6 @@ class NeuralEstimator(BaseEstimator):
                           "starting model is returned. Try another lr, more epochs or a longer horizon.",
                           FitWarning, stacklevel=2)
         return self
-
-    def _init_module(self, module, records) -> None:
-        """Further data-driven initialization before training (default: none)."""
 
     def _x_transform(self):
         # full-state models (y = x): the exported state is the physical output

@@ -64,31 +64,30 @@ class Truncated(Loss):
     def __init__(self, horizon: int = 100):
         self.horizon = _horizon(horizon, self.name)
 
+    def _stride(self, H: int) -> int:
+        return H
+
     def layout(self, a, b):
         n = b - a
         if n < 1:
             return []
         H = min(self.horizon, n)
-        starts = list(range(a, b - H + 1, H))
+        starts = list(range(a, b - H + 1, self._stride(H)))
         if starts[-1] + H < b:
             starts.append(b - H)
         return [(s, H) for s in starts]
 
 
-class KStep(Loss):
+class KStep(Truncated):
     """A window of ``horizon`` samples at every sample (k-step-ahead prediction error)."""
 
     name = "kstep"
 
     def __init__(self, horizon: int = 20):
-        self.horizon = _horizon(horizon, self.name)
+        super().__init__(horizon)
 
-    def layout(self, a, b):
-        n = b - a
-        if n < 1:
-            return []
-        H = min(self.horizon, n)
-        return [(s, H) for s in range(a, b - H + 1)]
+    def _stride(self, H: int) -> int:
+        return 1
 
 
 def as_loss(loss, horizon=None) -> Loss:
