@@ -284,3 +284,36 @@ def test_fit_takes_another_training_loop():
 
     est = NeuralNetStep(nx=2, hidden=4, epochs=2).fit(plant(N=120), trainer=spy)
     assert calls == [("StepModule", 1, 2, True)] and len(est.history_.loss) == 2
+
+
+def test_discrete_to_continuous_inverts_the_zero_order_hold():
+    from scipy.linalg import expm
+
+    from sysid.estimators._neural_base import discrete_to_continuous
+
+    rng = np.random.default_rng(1)
+    Ac, Bc = -np.eye(3) + 0.3 * rng.normal(size=(3, 3)), rng.normal(size=(3, 2))
+    M = expm(np.block([[Ac, Bc], [np.zeros((2, 5))]]))
+    A2, B2 = discrete_to_continuous(M[:3, :3], M[:3, 3:])
+    np.testing.assert_allclose(A2, Ac, atol=1e-10)
+    np.testing.assert_allclose(B2, Bc, atol=1e-10)
+    # a negative real pole has no real logarithm: the Euler approximation (A − I, B) is returned
+    A3, B3 = discrete_to_continuous(np.array([[-0.5]]), np.array([[1.0]]))
+    np.testing.assert_allclose(A3, [[-1.5]])
+    np.testing.assert_allclose(B3, [[1.0]])
+
+
+def test_loss_and_strategy_names_are_checked():
+    from sysid.training import as_initial_state, as_loss
+
+    with pytest.raises(ValueError, match=r"loss='kstep' needs horizon"):
+        as_loss("kstep")
+    with pytest.raises(ValueError, match=r"loss must be one of \['simulation', 'truncated', 'kstep'\]"):
+        as_loss("l2")
+    with pytest.raises(ValueError, match=r"x0 must be one of \['zero', 'measured'"):
+        as_initial_state("warm")
+    with pytest.raises(ValueError, match=r"BurnIn\(past\) needs an int >= 0"):
+        BurnIn(-1)
+    with pytest.raises(ValueError, match=r"Encoder\(past\) needs an int >= 1"):
+        Encoder(0)
+    assert isinstance(as_loss("kstep", 5), KStep) and as_loss("kstep", 5).layout(0, 7) == [(0, 5), (1, 5), (2, 5)]
