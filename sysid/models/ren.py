@@ -35,7 +35,8 @@ _KINDS = ("contracting", "lipschitz", "iqc")
 _ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
 
 
-def _fixed_point(v: torch.Tensor, D11t: torch.Tensor, activation: str) -> torch.Tensor:
+def _fixed_point(v: torch.Tensor, D11t: torch.Tensor, activation: str, out: torch.Tensor | None = None,
+                 work: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """w = σ(v + w D11ᵀ) for the rows of v (B, nv), D11 strictly lower triangular (D11t = D11ᵀ).
 
     Picard iteration w ← σ(v + w D11ᵀ) from w = σ(v). Because D11 is strictly lower triangular, the
@@ -43,28 +44,35 @@ def _fixed_point(v: torch.Tensor, D11t: torch.Tensor, activation: str) -> torch.
     so the iteration reaches the exact solution — the one the row-by-row substitution computes —
     after at most nv evaluations and then repeats it exactly. It stops at the first iterate that
     repeats bit for bit (usually after a few evaluations: D11 starts at zero) or after nv.
-    Three tensor operations per evaluation, against about four per neuron row by row.
+    Three tensor operations per evaluation, against about four per neuron row by row. ``out``
+    (B, nv) receives w; ``work`` are two (B, nv) buffers (allocated when not given).
     """
+    a, b = work if work is not None else (torch.empty_like(v), torch.empty_like(v))
     act = torch.relu_ if activation == "relu" else torch.tanh_
-    w = act(v.clone())
+    act(a.copy_(v))
     for _ in range(v.shape[1] - 1):
-        w_new = act(torch.addmm(v, w, D11t))
-        if torch.equal(w_new, w):
+        act(torch.addmm(v, a, D11t, out=b))
+        if torch.equal(a, b):
             break
-        w = w_new
-    return w
+        a, b = b, a
+    return a if out is None else out.copy_(a)
 
 
-def _adjoint_fixed_point(g: torch.Tensor, J: torch.Tensor, D11: torch.Tensor) -> torch.Tensor:
+def _adjoint_fixed_point(g: torch.Tensor, J: torch.Tensor, D11: torch.Tensor, out: torch.Tensor | None = None,
+                         work: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """J μ for μ = g + (J μ) D11 (rows), i.e. (I − D11ᵀ J) μ = g per sample: the adjoint of
-    :func:`_fixed_point` (J = diag σ'). Exact after at most nv evaluations, from the last entry up."""
-    mu = g
+    :func:`_fixed_point` (J = diag σ'). Exact after at most nv evaluations, from the last entry up.
+    ``out`` (B, nv) receives J μ (it may be g itself); ``work`` three (B, nv) buffers."""
+    a, b, jm = work if work is not None else (torch.empty_like(g), torch.empty_like(g), torch.empty_like(g))
+    a.copy_(g)
+    torch.mul(J, a, out=jm)
     for _ in range(g.shape[1] - 1):
-        mu_new = torch.addmm(g, J * mu, D11)
-        if torch.equal(mu_new, mu):
+        torch.addmm(g, jm, D11, out=b)
+        if torch.equal(a, b):
             break
-        mu = mu_new
-    return J * mu
+        a, b = b, a
+        torch.mul(J, a, out=jm)
+    return jm if out is None else out.copy_(jm)
 
 
 def _slope(w: torch.Tensor, activation: str) -> torch.Tensor:
@@ -81,7 +89,7 @@ class _Recurrence(torch.autograd.Function):
 
     U_t = [ux_t, ux_t C1ᵀ + ub_{t+1}] (v_{t+1} = C1 x_{t+1} + ub_{t+1} without a second product).
     Forward: no autograd graph — one matrix product and the equilibrium layer per step, written
-    into a preallocated S (T + 1, B, nx + nv) with S[t] = s_t, S[T] = [x_T, 0]. Backward: the
+    in place into a preallocated S (T + 1, B, nx + nv): S[t] = s_t, S[T] = [x_T, 0]. Backward: the
     adjoint recursion q_t = G_t + p̄_t Kᵀ, v̄_t = J_t μ with (I − D11ᵀ J_t) μ = q_t[nx:], p̄_{t−1} =
     [q_t[:nx], v̄_t]; the parameter gradients are two products over all steps at the end
     (K̄ = Σ s_tᵀ p̄_t, D̄11 = tril(Σ v̄_tᵀ w_t, −1)). Once differentiable.
@@ -93,14 +101,15 @@ class _Recurrence(torch.autograd.Function):
         nx = x0.shape[1]
         S = x0.new_empty(T + 1, B, n)
         S[0, :, :nx] = x0
-        S[T, :, nx:] = 0.0
+        S[0, :, nx:] = v0
         D11t = D11.T
-        v, p = v0, x0.new_empty(B, n)
+        v, work = x0.new_empty(B, n - nx), (x0.new_empty(B, n - nx), x0.new_empty(B, n - nx))
+        Ss, Us = S.unbind(0), U.unbind(0)
         for t in range(T):
-            S[t, :, nx:] = _fixed_point(v, D11t, activation)
-            torch.addmm(U[t], S[t], K, out=p)
-            S[t + 1, :, :nx] = p[:, :nx]
-            v = p[:, nx:]
+            s = Ss[t]  # holds [x_t, v_t]; v_t is replaced by w_t
+            _fixed_point(v.copy_(s[:, nx:]), D11t, activation, out=s[:, nx:], work=work)
+            torch.addmm(Us[t], s, K, out=Ss[t + 1])
+        S[T, :, nx:] = 0.0
         ctx.save_for_backward(S, K, D11)
         ctx.activation, ctx.nx = activation, nx
         return S
@@ -110,24 +119,21 @@ class _Recurrence(torch.autograd.Function):
     def backward(ctx, G):
         S, K, D11 = ctx.saved_tensors
         nx = ctx.nx
-        T = S.shape[0] - 1
-        J = _slope(S[:T, :, nx:], ctx.activation)
+        T, B, n = S.shape[0] - 1, S.shape[1], S.shape[2]
+        J = _slope(S[:T, :, nx:], ctx.activation).unbind(0)
         Kt = K.T
-        P = torch.empty_like(S[:T])  # P[t] = p̄_t, the gradient of U_t
-        p = torch.zeros_like(S[0])
-        p[:, :nx] = G[T, :, :nx]
+        # Q[t + 1] = p̄_t (the gradient of U_t) for t = T − 1 … 0, and Q[0] = [x̄_0, v̄_0]
+        Q = S.new_empty(T + 1, B, n)
+        Q[T, :, :nx] = G[T, :, :nx]
+        Q[T, :, nx:] = 0.0
+        Qs, Gs = Q.unbind(0), G.unbind(0)
+        work = tuple(S.new_empty(B, n - nx) for _ in range(3))
         for t in range(T - 1, -1, -1):
-            P[t] = p
-            p = torch.addmm(G[t], p, Kt)
-            p[:, nx:] = _adjoint_fixed_point(p[:, nx:], J[t], D11)
-        n = S.shape[2]
-        s2, P2 = S[:T].reshape(-1, n), P.reshape(-1, n)
-        gK = s2.T @ P2
-        # v̄_t is P[t − 1][:, nx:] for t ≥ 1 and the final p[:, nx:] for t = 0
-        gD = p[:, nx:].T @ S[0, :, nx:]
-        if T > 1:
-            gD = gD + P[:T - 1, :, nx:].reshape(-1, n - nx).T @ S[1:T, :, nx:].reshape(-1, n - nx)
-        return p[:, :nx], p[:, nx:], P, gK, torch.tril(gD, diagonal=-1), None
+            q = torch.addmm(Gs[t], Qs[t + 1], Kt, out=Qs[t])
+            _adjoint_fixed_point(q[:, nx:], J[t], D11, out=q[:, nx:], work=work)
+        gK = S[:T].reshape(-1, n).T @ Q[1:].reshape(-1, n)
+        gD = Q[:T, :, nx:].reshape(-1, n - nx).T @ S[:T, :, nx:].reshape(-1, n - nx)
+        return Q[0, :, :nx], Q[0, :, nx:], Q[1:], gK, torch.tril(gD, diagonal=-1), None
 
 
 class _EquilibriumLayer(torch.autograd.Function):
