@@ -124,14 +124,19 @@ class LMIFamily:
 
 
 def feasible_point(fam: LMIFamily, P0, lam0, *, need_margin: float, homogeneous: bool, max_evals: int = 1500,
-                   mus=(1e-1, 1e-2, 1e-3, 1e-4, 1e-5), accept=None):
+                   mus=(1e-1, 1e-2, 1e-3, 1e-4, 1e-5), accept=None, mu_relative: bool = False,
+                   phase_evals: int | None = None):
     """(P, λ, info) with λ_max(L) clearly below the re-check threshold, or (None, None, info).
 
     ``accept(P, λ, top)`` (optional) decides for a homogeneous family whether a point with
-    largest eigenvalue ``top`` < 0 is good enough (e.g. after dividing by t).
+    largest eigenvalue ``top`` < 0 is good enough (e.g. after dividing by t). With
+    ``mu_relative`` the smoothing parameters are fractions of the spread of the eigenvalues
+    (of L, or of L/tr(P)) at the start: a μ far above that spread makes f_μ flat (its
+    softmax weights uniform) and the evaluations spent on it are lost. ``phase_evals`` caps
+    the evaluations per value of μ (default: the whole budget).
     """
     evals = [0]
-    best = [np.inf]
+    best, best_z = [np.inf], [None]
 
     def fun(z, mu):
         evals[0] += 1
@@ -141,7 +146,8 @@ def feasible_point(fam: LMIFamily, P0, lam0, *, need_margin: float, homogeneous:
         if homogeneous and tr <= 0:
             return 1e3, np.zeros_like(z)
         e, V = np.linalg.eigh(L / tr)
-        best[0] = min(best[0], e[-1])
+        if e[-1] < best[0]:
+            best[0], best_z[0] = e[-1], z
         if np.all(lam >= 0) and np.all(np.isfinite(e)):
             thr = 2 * rounding(fam.N, fam.scale(P, lam)) / tr
             if homogeneous:
@@ -163,11 +169,18 @@ def feasible_point(fam: LMIFamily, P0, lam0, *, need_margin: float, homogeneous:
         return val, np.concatenate([gP[fam.iu] * fam.w, glam])
 
     z = fam.pack(P0, lam0)
+    if mu_relative:
+        e0 = np.linalg.eigvalsh(fam.lmi(P0, lam0))
+        tr0 = float(np.trace(P0)) if homogeneous else 1.0
+        spread = (e0[-1] - e0[0]) / tr0 if e0.size and tr0 > 0 else 0.0
+        if np.isfinite(spread) and spread > 0:
+            mus = tuple(m * spread for m in mus)
     bounds = [(None, None)] * len(fam.iu[0]) + [(0.0, None)] * (fam.nv + len(fam.consts))
     try:
         for mu in mus:
             res = scipy.optimize.minimize(fun, z, args=(mu,), jac=True, method="L-BFGS-B", bounds=bounds,
-                                          options=dict(maxiter=max_evals, maxcor=20, ftol=1e-15, gtol=1e-12))
+                                          options=dict(maxiter=max_evals, maxfun=phase_evals or max_evals, maxcor=20,
+                                                       ftol=1e-15, gtol=1e-12))
             z = res.x
             if res.success and res.fun - mu * np.log(fam.N) > 0:
                 break  # λ_max ≥ f_μ − μ log N > 0 at the (approximate) minimum: give up early
@@ -176,7 +189,10 @@ def feasible_point(fam: LMIFamily, P0, lam0, *, need_margin: float, homogeneous:
         return P, lam, dict(evaluations=evals[0])
     except StopIteration:
         pass
-    return None, None, dict(evaluations=evals[0], best_max_eig=float(best[0]))
+    info = dict(evaluations=evals[0], best_max_eig=float(best[0]))
+    if best_z[0] is not None:  # the least infeasible point (its multipliers may still be useful)
+        info["best_point"] = fam.unpack(np.array(best_z[0]))
+    return None, None, info
 
 
 def _contraction_family(lure, rate, L0=None):
@@ -201,7 +217,8 @@ def contraction_firstorder(lure, rate: float, margin: float):
     """
     nx, nv = lure.nx, lure.nv
     fam = _contraction_family(lure, rate)
-    P, lam, info = feasible_point(fam, np.eye(nx), np.ones(nv), need_margin=margin, homogeneous=True)
+    P, lam, info = feasible_point(fam, np.eye(nx), np.ones(nv), need_margin=margin, homogeneous=True,
+                                  mu_relative=True)
     if P is None:
         return info
     lo = float(np.linalg.eigvalsh(P).min())
@@ -240,14 +257,24 @@ def frozen_slope_lower_bound(lure) -> float:
     return best
 
 
-def gain_firstorder(lure, margin: float, *, max_bisect: int = 30, rtol: float = 2e-3, g_lo: float | None = None):
+def gain_firstorder(lure, margin: float, *, coarse_rtol: float = 0.05, fine_rtol: float = 2e-3,
+                    max_evals: int = 80, mus=(1e-2, 1e-3, 1e-4), phase_evals: int | None = 30,
+                    g_lo: float | None = None):
     """(P, λ, s, info) for the gain LMI of ``lure`` (already balanced), or None.
 
-    Bisection on s. For each s the LMI is made homogeneous, t·(CyᵀCy − s EᵤᵀEᵤ) with a scalar
-    t ≥ 0 in place of the constant term, and solved like contraction (warm-started from the
-    last feasible point); a point counts when, divided by t, it keeps the margin. Every
-    feasible point's s is lowered to the exact Schur value, and the best multipliers get the
-    optimal storage for them by :func:`riccati_polish`; the caller re-checks the result.
+    For each trial s the LMI is made homogeneous, t·(CyᵀCy − s EᵤᵀEᵤ) with a scalar t ≥ 0 in
+    place of the constant term, and solved like contraction (warm-started from the last
+    feasible point, smoothing relative to the spread of its eigenvalues, at most
+    ``max_evals`` evaluations); a point counts when, divided by t, it keeps the margin, and
+    its s is lowered to the exact Schur value. The first-order search only has to find good
+    multipliers λ: for fixed λ the optimal storage and the smallest s come from a Riccati
+    equation (:func:`riccati_polish`, bisected down to the frozen-slope lower bound), which is
+    cheaper and tighter than bisecting the first-order search to a fine tolerance (a trial
+    that fails within the budget is not proof of infeasibility, so that bisection stalls above
+    the optimum for its own λ). So: a coarse bisection on s (to ``coarse_rtol``) from the
+    contraction point, then the Riccati storage for the multipliers found; if the Riccati
+    step gives nothing, the bisection goes on to ``fine_rtol``. The caller re-checks the
+    result strictly.
     """
     from ._gain import _exact_s
 
@@ -285,36 +312,49 @@ def gain_firstorder(lure, margin: float, *, max_bisect: int = 30, rtol: float = 
         return None
     P, lam, s_hi = best
     g_lo = frozen_slope_lower_bound(lure) if g_lo is None else g_lo
-    s_lo, total = min(g_lo**2, s_hi), 0
-    for _ in range(max_bisect):
-        if s_hi - s_lo <= rtol * s_hi:
-            break
-        s = np.sqrt(s_lo * s_hi) if s_lo > 0 else 0.5 * s_hi
-        Pn, lt, info = feasible_point(family(s), P, np.r_[lam, 1.0], need_margin=margin, homogeneous=True,
-                                      max_evals=150, mus=(1e-1, 1e-2, 1e-3, 1e-4), accept=accept)
-        total += info["evaluations"]
-        if Pn is None:
-            s_lo = s
-            continue
-        t = lt[-1]
-        Pn, lamn = Pn / t, np.maximum(lt[:-1], 0.0) / t
-        se = _exact_s(lure, Pn, lamn)
-        P, lam, s_hi = Pn, lamn, s if se is None else min(se, s)
-    P2, s2 = riccati_polish(lure, lam, s_lo, s_hi, margin)
+    s_floor = min(g_lo**2, s_hi)   # a true lower bound of the LMI's optimum
+    s_lo, total, form = s_floor, 0, "first-order + riccati"
+
+    def bisect(rtol, P, lam, s_lo, s_hi, total):
+        for _ in range(30):
+            if s_hi - s_lo <= rtol * s_hi:
+                break
+            s = np.sqrt(s_lo * s_hi) if s_lo > 0 else 0.5 * s_hi
+            Pn, lt, info = feasible_point(family(s), P, np.r_[lam, 1.0], need_margin=margin, homogeneous=True,
+                                          max_evals=max_evals, mus=mus, accept=accept,
+                                          mu_relative=True, phase_evals=phase_evals)
+            total += info["evaluations"]
+            if Pn is None:
+                s_lo = s
+                continue
+            t = lt[-1]
+            Pn, lamn = Pn / t, np.maximum(lt[:-1], 0.0) / t
+            se = _exact_s(lure, Pn, lamn)
+            P, lam, s_hi = Pn, lamn, s if se is None else min(se, s)
+        return P, lam, s_lo, s_hi, total
+
+    P, lam, s_lo, s_hi, total = bisect(coarse_rtol, P, lam, s_lo, s_hi, total)
+    P2, s2 = riccati_polish(lure, lam, s_floor, s_hi, margin)
     if P2 is not None and s2 < s_hi:
         P, s_hi = P2, s2
-    return P, lam, s_hi, dict(evaluations=total, form="first-order + riccati", lower_bound=g_lo)
+    else:  # no Riccati storage for these multipliers: the first-order bisection goes on
+        P, lam, s_lo, s_hi, total = bisect(fine_rtol, P, lam, s_lo, s_hi, total)
+        form = "first-order"
+    return P, lam, s_hi, dict(evaluations=total, form=form, lower_bound=g_lo)
 
 
-def riccati_polish(lure, lam, s_lo: float, s_hi: float, margin: float, *, steps: int = 25):
+def riccati_polish(lure, lam, s_lo: float, s_hi: float, margin: float, *, steps: int = 25,
+                   rtol: float = 1e-4):
     """Best storage P for *fixed* multipliers λ by the Riccati equation of the gain LMI.
 
     With λ fixed the gain LMI is a bounded-real inequality in (x, ν = (w, u)): the supply
     Π = CyᵀCy + MvᵀQ_ΛMv − s EᵤᵀEᵤ has blocks Πxx, Πxν, Πνν, and for s above the optimum the
     stabilizing solution X of AᵀXA − X − (AᵀXB + S)(R + BᵀXB)⁻¹(BᵀXA + Sᵀ) + Q = 0 with
     Q = −Πxx − δI, R = −Πνν − δ·blkdiag(I, 0), S = −Πxν, B = [B1 B2] gives P = −X, and the
-    (Δx, Δw) block of the LMI keeps the margin δ. Bisection on s; the value
-    kept is the exact Schur recomputation at P (re-checked later by the caller).
+    (Δx, Δw) block of the LMI keeps the margin δ (continuous time: the same with
+    AᵀX + XA − (XB + S)R⁻¹(BᵀX + Sᵀ) + Q = 0). Bisection on s between ``s_lo`` (a lower
+    bound) and ``s_hi`` to the relative tolerance ``rtol``; the value kept is the exact Schur
+    recomputation at P (re-checked later by the caller).
     """
     import warnings
 
@@ -323,8 +363,9 @@ def riccati_polish(lure, lam, s_lo: float, s_hi: float, margin: float, *, steps:
     from ._gain import _exact_s, gain_lmi
 
     nx = lure.nx
-    if lure.is_continuous or nx == 0:
+    if nx == 0:
         return None, np.inf
+    are = scipy.linalg.solve_continuous_are if lure.is_continuous else scipy.linalg.solve_discrete_are
     B = np.hstack([lure.B1, lure.B2])
     Pi0 = gain_lmi(lure, np.zeros((nx, nx)), lam, 0.0)   # Π at s = 0 (P = 0 removes the storage terms)
     Eu = np.zeros_like(Pi0)
@@ -340,7 +381,7 @@ def riccati_polish(lure, lam, s_lo: float, s_hi: float, margin: float, *, steps:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error")
-                X = scipy.linalg.solve_discrete_are(lure.A, B, Q, R, s=S)
+                X = are(lure.A, B, Q, R, s=S)
         except (np.linalg.LinAlgError, ValueError, RuntimeWarning):
             X = None
         se = None
@@ -354,6 +395,6 @@ def riccati_polish(lure, lam, s_lo: float, s_hi: float, margin: float, *, steps:
             return None, np.inf
         else:
             lo = s
-        if hi - lo <= 1e-7 * hi:
+        if hi - lo <= rtol * hi:
             break
     return best_P, best_s
