@@ -1,14 +1,14 @@
 """Training speed: seconds per optimizer iteration, sysid's engine vs deepSI's SUBNET.
 
-    python benchmarks/training_speed.py [--T 50] [--batch 256] [--its 30] [--threads 1]
+    python benchmarks/training_speed.py [--T 50] [--batch 256] [--its 10] [--repeats 5] [--threads 1]
 
 Same window length T, batch size and thread count for every model; one iteration is a forward
 pass over the batch of windows, the loss, the backward pass and an Adam step (sysid: the engine's
 own loss function, windows started by the ``Zero`` strategy — the cheapest start, as SUBNET's
 encoder is part of its own iteration). Cascaded-tanks sized problem: nu = ny = 1, nx = 4 (REN:
-nv = 16, LSTM: 16 units), float32 and float64. Reports CPU seconds per iteration (process time,
-so a loaded machine does not inflate it) and the ratio to SUBNET. Writes
-benchmarks/results/training_speed.json.
+nv = 16 and 32, LSTM: 16 units), float32 and float64. Reports CPU seconds per iteration (process time,
+so a loaded machine inflates it less; the load average is recorded) and the ratio to SUBNET.
+Writes benchmarks/results/training_speed.json and .md.
 """
 
 from __future__ import annotations
@@ -26,15 +26,19 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def time_its(step, its: int, repeats: int = 3) -> float:
-    step()  # warm-up
-    out = []
+def time_its(steps: dict, its: int, repeats: int = 5) -> dict:
+    """Median CPU seconds per iteration of each step; the models take turns (``repeats`` rounds of
+    ``its`` iterations each), so a change of machine load between them affects all alike."""
+    for step in steps.values():
+        step()  # warm-up
+    out = {name: [] for name in steps}
     for _ in range(repeats):
-        c0 = time.process_time()
-        for _ in range(its):
-            step()
-        out.append((time.process_time() - c0) / its)
-    return statistics.median(out)
+        for name, step in steps.items():
+            c0 = time.process_time()
+            for _ in range(its):
+                step()
+            out[name].append((time.process_time() - c0) / its)
+    return {name: statistics.median(v) for name, v in out.items()}
 
 
 def sysid_step(module, T, batch, dtype):
@@ -85,6 +89,7 @@ def main(argv=None):
     p.add_argument("--T", type=int, default=50)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--its", type=int, default=10)
+    p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=os.path.join(HERE, "results", "training_speed.json"))
     args = p.parse_args(argv)
@@ -104,25 +109,54 @@ def main(argv=None):
                                                                                  linear=True),
             "LSTM (16 units)": lambda: LSTMModule(1, 1, n_units=16),
             "REN (nx 4, nv 16)": lambda: RENModule(1, 1, nx=4, nv=16, seed=0, dtype=dtype),
+            "REN (nx 4, nv 32)": lambda: RENModule(1, 1, nx=4, nv=32, seed=0, dtype=dtype),
         }
+        base_name = "deepSI SUBNET (nx 4, na = nb = 10)"
+        steps = {}
         try:
-            base = time_its(subnet_step(args.T, args.batch, dtype), args.its)
+            steps[base_name] = subnet_step(args.T, args.batch, dtype)
         except ImportError:
             print("deepSI is not installed (pip install -e '.[bench]'); ratios are left out", file=sys.stderr)
-            base = None
-        if base is not None:
-            rows.append({"model": "deepSI SUBNET (nx 4, na = nb = 10)", "dtype": str(dtype)[6:],
-                         "seconds_per_it": base, "ratio": 1.0})
         for name, make in models.items():
-            s = time_its(sysid_step(make(), args.T, args.batch, dtype), args.its)
+            steps[name] = sysid_step(make(), args.T, args.batch, dtype)
+        sec = time_its(steps, args.its, args.repeats)
+        base = sec.get(base_name)
+        for name, s in sec.items():
             rows.append({"model": name, "dtype": str(dtype)[6:], "seconds_per_it": s,
                          "ratio": None if base is None else s / base})
-        for r in rows[-(len(models) + (base is not None)):]:
+        for r in rows[-len(sec):]:
             print(f"{r['dtype']:<8}{r['model']:<46}{1e3 * r['seconds_per_it']:9.1f} ms/it   ratio "
                   f"{'-' if r['ratio'] is None else format(r['ratio'], '.2f')}", flush=True)
+    load = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    meta = {"T": args.T, "batch": args.batch, "threads": args.threads, "its": args.its, "repeats": args.repeats,
+            "torch": torch.__version__,
+            "cpus": os.cpu_count(), "load_average_1_5_15_min": load, "date": time.strftime("%Y-%m-%d %H:%M UTC",
+                                                                                          time.gmtime())}
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as fh:
-        json.dump({"T": args.T, "batch": args.batch, "threads": args.threads, "rows": rows}, fh, indent=2)
+        json.dump({**meta, "rows": rows}, fh, indent=2)
+    with open(os.path.splitext(args.out)[0] + ".md", "w") as fh:
+        fh.write(markdown(meta, rows))
+
+
+def markdown(meta, rows) -> str:
+    """The rows as a markdown table (one line per model, float32 and float64 side by side)."""
+    lines = [f"Training speed, CPU seconds per iteration (window T = {meta['T']}, batch {meta['batch']}, "
+             f"{meta['threads']} thread(s), torch {meta['torch']}, {meta['date']}, load average "
+             f"{meta['load_average_1_5_15_min']} on {meta['cpus']} cores). Ratio: to deepSI's SUBNET in the same "
+             "dtype (≤ 1: as fast or faster). Written by `benchmarks/training_speed.py`.", "",
+             "| model | float32 ms/it | ratio | float64 ms/it | ratio |", "|---|---|---|---|---|"]
+    by = {}
+    for r in rows:
+        by.setdefault(r["model"], {})[r["dtype"]] = r
+    for model, d in by.items():
+        cells = []
+        for dt in ("float32", "float64"):
+            r = d.get(dt)
+            cells += ["—", "—"] if r is None else [f"{1e3 * r['seconds_per_it']:.1f}",
+                                                   "—" if r["ratio"] is None else f"{r['ratio']:.2f}"]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
