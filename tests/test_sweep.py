@@ -1,6 +1,8 @@
 """sysid.sweep: every trial's row equals a direct fit + compare (the oracle), on both backends; failed
 trials are rows; the JSON lines resume; ASHA stops trials early; bad input is refused before anything
-runs."""
+runs. The default tests use tiny fits (a few hundredths of a second each) and one local Ray instance;
+the spawned-process pool and a full Ray table without a scheduler are the slow ones (-m slow)."""
+import functools
 import json
 
 import numpy as np
@@ -31,12 +33,16 @@ def _direct(params, seed):
     return est, float(np.mean(compare(est, D.test).fit_percent))
 
 
+def _test_fit(est, data):
+    return {"fit": float(np.mean(compare(est, data).fit_percent))}
+
+
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("sweep") / "trials.jsonl"
     seen = []
-    res = sweep(NeuralNetStep(**BASE), D.train, D.test, grid=POINTS, seeds=SEEDS, workers=2, results=path,
-                on_trial=seen.append)
+    res = sweep(NeuralNetStep(**BASE), D.train, D.test, grid=POINTS, seeds=SEEDS, results=path, on_trial=seen.append,
+                evaluate=functools.partial(_test_fit, data=D.test))
     return res, path, seen
 
 
@@ -52,7 +58,10 @@ def test_local_rows_equal_direct_fits(local_run):
         est, score = _direct(r["params"], r["seed"])
         np.testing.assert_allclose(r["score"], score, rtol=1e-9)
         np.testing.assert_allclose(r["history"]["loss"], est.history_.loss, rtol=1e-9)
-        assert r["epochs"] == len(est.history_.loss) and r["fit_seconds"] > 0
+        sel = getattr(est.history_, "selection", None)  # with refit: the run that validated, then the refit
+        assert r["epochs"] == len(est.history_.loss) + (0 if sel is None else len(sel.loss))
+        assert r["fit_seconds"] > 0 and r["cpu_seconds"] > 0
+        assert r["threads"] == 1 and r["evaluation"]["fit"] == pytest.approx(score, rel=1e-9)
         assert set(r["scores"]) == {"fit_percent", "nrmse", "rmse", "r2"} and len(r["scores"]["rmse"]) == D.test.ny
     best = max((r for r in res.records if r["status"] == "ok"), key=lambda r: r["score"])
     assert res.best_record is best
@@ -91,32 +100,82 @@ def ray_local():
     ray.shutdown()
 
 
+def _val_curve(history):
+    """The per-epoch validation losses (with refit: of the selection run, the one that validates)."""
+    return (history.get("selection") or history)["val_loss"]
+
+
+def _same_row(a, b):
+    assert (a["params"], a["seed"], a["status"], a["error"]) == (b["params"], b["seed"], b["status"], b["error"])
+    if a["status"] == "ok":
+        assert a["score"] == pytest.approx(b["score"], rel=1e-9)
+        np.testing.assert_allclose(_val_curve(a["history"]), _val_curve(b["history"]), rtol=1e-9)
+
+
+def test_ray_asha_stops_trials_and_keeps_the_local_rows(local_run, ray_local):
+    res, _, _ = local_run
+    local = {(json.dumps(r["params"]), r["seed"]): r for r in res.records}
+    # the better point runs first (2 CPUs: two trials at a time), so that the later, worse one is below
+    # the rung's median at epoch 1 (rungs at 1 and 2 of 3 epochs) and stops
+    order = [POINTS[1], POINTS[0], POINTS[2]]
+    cut = sweep(NeuralNetStep(**BASE), D.train, D.test, grid=order, seeds=SEEDS, backend="ray", workers=2,
+                scheduler=ASHA(grace_period=1, reduction_factor=2))
+    assert cut.backend == "ray" and [(r["params"], r["seed"]) for r in cut.records] == \
+        [(p, s) for p in order for s in SEEDS]
+    for r in cut.records:
+        ref = local[(json.dumps(r["params"]), r["seed"])]
+        if r["status"] == "stopped":
+            assert 1 <= r["epochs"] < ref["epochs"] and r["history"]["stopped"] == "scheduler"
+            assert r["params"] == POINTS[0]
+            np.testing.assert_allclose(r["history"]["val_loss"], _val_curve(ref["history"])[:r["epochs"]], rtol=1e-9)
+        else:  # a trial ASHA let finish, or one that failed, is the same row as on the local backend
+            _same_row(r, ref)
+    assert [r["status"] for r in cut.records[:2]] == ["ok", "ok"] and cut.records[-1]["status"] == "error"
+    assert sum(r["status"] == "stopped" for r in cut.records) >= 1
+    assert cut.trial_epochs < sum(local[(json.dumps(p), s)]["epochs"] for p in order for s in SEEDS)
+    # the best trial is fitted again in this process: the same fit
+    np.testing.assert_allclose(np.mean(compare(cut.best_estimator, D.test).fit_percent), cut.best_record["score"],
+                               rtol=1e-9)
+
+
+@pytest.mark.slow
 def test_ray_same_table_as_local(local_run, ray_local):
     res, _, _ = local_run
     on_ray = sweep(NeuralNetStep(**BASE), D.train, D.test, grid=POINTS, seeds=SEEDS, backend="ray", workers=2)
     assert on_ray.backend == "ray" and len(on_ray.records) == 6
     for a, b in zip(on_ray.records, res.records):
-        assert (a["params"], a["seed"], a["status"], a["error"]) == (b["params"], b["seed"], b["status"], b["error"])
-        if a["status"] == "ok":
-            assert a["score"] == pytest.approx(b["score"], rel=1e-9)
-            np.testing.assert_allclose(a["history"]["val_loss"], b["history"]["val_loss"], rtol=1e-9)
-    np.testing.assert_allclose(np.mean(compare(on_ray.best_estimator, D.test).fit_percent),
-                               res.best_record["score"], rtol=1e-9)
+        _same_row(a, b)
 
 
-def test_ray_asha_stops_trials_on_the_validation_loss(local_run, ray_local):
+@pytest.mark.slow
+def test_local_worker_processes_same_table(local_run):
     res, _, _ = local_run
-    cut = sweep(NeuralNetStep(**BASE), D.train, D.test, grid=POINTS[:2], seeds=SEEDS, backend="ray", workers=2,
-                scheduler=ASHA(grace_period=1, reduction_factor=2))
-    full = {(json.dumps(r["params"]), r["seed"]): r for r in res.records}
-    for r in cut.records:
-        ref = full[(json.dumps(r["params"]), r["seed"])]
-        assert r["status"] in ("ok", "stopped", "error")
-        if r["status"] == "ok":  # a trial ASHA let finish is the full trial
-            assert r["score"] == pytest.approx(ref["score"], rel=1e-9)
-        if r["status"] == "stopped":
-            assert 1 <= r["epochs"] < ref["epochs"] and r["history"]["stopped"] == "scheduler"
-    assert cut.trial_epochs <= res.trial_epochs
+    two = sweep(NeuralNetStep(**BASE), D.train, D.test, grid=POINTS, seeds=SEEDS, workers=2)
+    for a, b in zip(two.records, res.records):
+        _same_row(a, b)
+    np.testing.assert_allclose(np.mean(compare(two.best_estimator, D.test).fit_percent), res.best_record["score"],
+                               rtol=1e-9)
+
+
+def test_asha_rungs_lie_below_the_last_epoch():
+    assert ASHA(grace_period=8, reduction_factor=3).rungs(30) == [8, 24]
+    assert ASHA(grace_period=8, reduction_factor=2).rungs(16) == [8]  # a rung at 16 of 16 epochs would save nothing
+    assert ASHA(grace_period=1, reduction_factor=2).rungs(3) == [1, 2]
+    assert ASHA(reduction_factor=3).rungs(40) == [10, 30]  # default grace period: a quarter of max_t
+    assert ASHA(grace_period=4, max_t=10).rungs(100) == [4]
+    assert ASHA(grace_period=5).rungs(5) == []
+
+
+def test_estimator_that_cannot_be_pickled_stays_in_its_worker():
+    from sysid.estimators import N4SID
+    from sysid.sweep._local import _worker_trial
+
+    spec = {"trial": 0, "key": "k", "sweep": "s", "estimator": "N4SID", "params": {}, "seed": None,
+            "metric": "fit_percent"}
+    rec, est = _worker_trial(spec, N4SID(nx=2), D.train, D.test, {}, 1)
+    assert rec["status"] == "ok", rec["error"]
+    assert est is None  # its record came back; the caller refits the best trial
+    np.testing.assert_allclose(rec["score"], np.mean(compare(N4SID(nx=2).fit(D.train), D.test).fit_percent), rtol=1e-9)
 
 
 E = NeuralNetStep(**BASE)
@@ -139,12 +198,19 @@ E = NeuralNetStep(**BASE)
     (dict(metric="mse"), ValueError, r"metric must be one of"),
     (dict(workers=0), ValueError, r"workers must be an int >= 1"),
     (dict(address="auto"), ValueError, r"use it with backend='ray'"),
+    (dict(evaluate="fit"), TypeError, r"evaluate must be a callable evaluate\(fitted_estimator\) -> dict"),
 ])
 def test_bad_input_refused_before_anything_runs(kwargs, exc, match, tmp_path):
     path = tmp_path / "never.jsonl"
     with pytest.raises(exc, match=match):
         sweep(E, D.train, D.test, results=path, on_trial=lambda r: pytest.fail("a trial ran"), **kwargs)
     assert not path.exists()
+
+
+def test_asha_without_a_rung_refused_before_anything_runs(ray_local):
+    with pytest.raises(ValueError, match=r"grace_period \(3\) is not below the epochs of a trial \(3\).*smaller"):
+        sweep(E, D.train, D.test, backend="ray", scheduler=ASHA(grace_period=3),
+              on_trial=lambda r: pytest.fail("a trial ran"))
 
 
 def test_results_file_of_another_sweep_is_refused(local_run):
