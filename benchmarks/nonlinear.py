@@ -4,6 +4,8 @@
     python benchmarks/nonlinear.py --only silverbox --models REN NeuralNetStep --seeds 0
     python benchmarks/nonlinear.py --tuned               # the tuned settings too
     python benchmarks/nonlinear.py --table-only          # rebuild the markdown from the JSON
+    python benchmarks/nonlinear.py --workers 3           # three fits at a time (processes)
+    python benchmarks/nonlinear.py --backend ray --address auto   # on a Ray cluster
 
 Protocol (sysid.benchmarks.evaluate): fit on the literature's training split, simulate every
 test input free-run, set the initial state from the first ``init_window`` test samples only and
@@ -12,6 +14,12 @@ model size (``nx``) is chosen per data set, as a user would. Results are merged 
 ``benchmarks/results/nonlinear.json`` (one entry per data set × model × seed) and the table
 ``benchmarks/results/nonlinear.md`` (also pasted into README.md between the markers
 ``<!-- nonlinear-table -->``), with the published results beside.
+
+Every (data set, estimator, setting) runs its seeds through ``sysid.sweep`` (``--backend local``:
+processes on this machine, ``--workers`` at a time; ``--backend ray``: Ray Tune, a local instance
+or ``--address`` of a cluster), so the same command runs on a laptop or a cluster; a failed fit is
+printed and left out of the results. ``--trials DIR`` keeps every trial as JSON lines there: an
+interrupted run started again redoes only the missing fits.
 
 F-16: the training levels are cut to ``--f16-samples`` samples each (one 8,192-sample period by
 default) so that a fit stays within minutes on two cores; the test levels are scored whole.
@@ -23,7 +31,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -159,6 +166,65 @@ def update_readme(md: str) -> None:
         fh.write(text)
 
 
+def scores(est, bench) -> dict:
+    """The scoring half of sysid.benchmarks.evaluate (every test set, x0 from the first
+    ``init_window`` samples, which are not scored), for a fitted estimator; runs in the trial."""
+    from sysid import compare
+
+    tests = {}
+    for name, test in bench.test.items():
+        res = compare(est, test, x0="estimate", skip=bench.init_window)
+        res = res if isinstance(res, list) else [res]
+        err = np.concatenate([r.y_true[r.skip:] - r.y_model[r.skip:] for r in res])
+        ref = np.concatenate([r.y_true[r.skip:] for r in res])
+        nrmse = np.linalg.norm(err, axis=0) / np.linalg.norm(ref - ref.mean(axis=0), axis=0)
+        tests[name] = {"rmse": (bench.rmse_scale * np.sqrt(np.mean(err**2, axis=0))).tolist(),
+                       "nrmse": nrmse.tolist(), "fit_percent": (100 * (1 - nrmse)).tolist(), "unit": bench.rmse_unit}
+    return tests
+
+
+def run_bench(bench: str, args, results: list[dict]) -> list[dict]:
+    """Each estimator (and setting) of ``bench``: its seeds as one sysid.sweep; every finished fit is
+    merged into ``args.results`` as it comes."""
+    import functools
+
+    from sysid.sweep import sweep
+
+    b = load(bench, args.data, args.f16_samples)
+    for label, make in makers(bench, args.tuned, args.seeds[0]).items():
+        if args.models and label not in args.models:
+            continue
+        template = make()
+        if args.epochs is not None and "epochs" in template.get_params():
+            template.set_params(epochs=args.epochs)
+        seeded = "seed" in template.get_params()  # N4SID is deterministic: one fit, filed under the first seed
+        trials = None
+        if args.trials:
+            trials = os.path.join(args.trials, f"{bench}_{''.join(c if c.isalnum() else '_' for c in label)}.jsonl")
+
+        def done(rec, label=label, seeded=seeded):
+            nonlocal results
+            seed = rec["seed"] if seeded else args.seeds[0]
+            if rec["status"] != "ok":
+                print(f"{bench:<15}{label:<22} seed {seed}  FAILED: {rec['error']}", flush=True)
+                return
+            r = {"benchmark": b.name, "model": label, "fit_seconds": rec["fit_seconds"], "tests": rec["evaluation"],
+                 "seed": seed, "threads": rec["threads"], "wall": rec["fit_seconds"],
+                 "cpu_seconds": rec["cpu_seconds"]}
+            results = merge(results, [r])
+            write(results, args.results)
+            print(f"{bench:<15}{label:<22} seed {seed}  fit {r['fit_seconds']:7.1f} s  " + "  ".join(
+                f"{t}: {np.round(v['rmse'], 4).tolist()} {v['unit']}" for t, v in r["tests"].items()), flush=True)
+            for w in rec["warnings"]:
+                print(f"    {w}", flush=True)
+
+        sweep(template, b.train, next(iter(b.test.values())), seeds=args.seeds if seeded else None,
+              backend=args.backend, workers=args.workers, address=args.address, threads=args.threads,
+              results=trials, score_kwargs=dict(x0="estimate", skip=b.init_window),
+              evaluate=functools.partial(scores, bench=b), on_trial=done)
+    return results
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=os.environ.get("SYSID_DATA", os.path.join(HERE, "..", "..", "shared", "data")))
@@ -167,7 +233,13 @@ def main(argv=None):
     p.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     p.add_argument("--tuned", action="store_true", help="also the tuned setting of each estimator")
     p.add_argument("--f16-samples", type=int, default=8192)
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per fit (default: torch's)")
+    p.add_argument("--backend", default="local", choices=["local", "ray"], help="sysid.sweep backend")
+    p.add_argument("--workers", type=int, default=None,
+                   help="fits at a time (local: processes, default 1 in this process; ray: CPUs, default all)")
+    p.add_argument("--address", default=None, help="Ray cluster address (backend ray; default a local instance)")
+    p.add_argument("--trials", default=None, help="folder for the JSON lines of every trial (resume)")
+    p.add_argument("--epochs", type=int, default=None, help="override the epochs of every neural fit (short checks)")
     p.add_argument("--table-only", action="store_true")
     p.add_argument("--results", default=RESULTS, help="JSON to merge this run into (parallel runs: one each)")
     p.add_argument("--merge", nargs="*", default=[], help="other result files merged into --results first")
@@ -178,31 +250,10 @@ def main(argv=None):
         results = merge(results, read(extra))
     write(results, args.results)
     if not args.table_only:
-        import torch
-
-        from sysid.benchmarks import evaluate
-
-        if args.threads:
-            torch.set_num_threads(args.threads)
         for bench in args.only:
-            b = load(bench, args.data, args.f16_samples)
-            for seed in args.seeds:
-                for label, make in makers(bench, args.tuned, seed).items():
-                    if args.models and label not in args.models:
-                        continue
-                    if label == "N4SID" and seed != args.seeds[0]:
-                        continue  # deterministic
-                    t0, c0 = time.time(), time.process_time()
-                    r = evaluate(make, b, label=label)
-                    r.update(seed=seed, threads=torch.get_num_threads(), wall=time.time() - t0,
-                             cpu_seconds=time.process_time() - c0)
-                    results = merge(results, [r])
-                    write(results, args.results)
-                    print(f"{bench:<15}{label:<22} seed {seed}  fit {r['fit_seconds']:7.1f} s  " + "  ".join(
-                        f"{t}: {np.round(v['rmse'], 4).tolist()} {v['unit']}" for t, v in r["tests"].items()),
-                        flush=True)
+            results = run_bench(bench, args, results)
     md = table(results)
-    with open(TABLE, "w") as fh:
+    with open(os.path.splitext(args.results)[0] + ".md", "w") as fh:  # beside the JSON (nonlinear.md by default)
         fh.write(md + "\n")
     if not args.no_readme:
         update_readme(md)
