@@ -250,6 +250,11 @@ def main(argv=None):
         results = merge(results, read(extra))
     write(results, args.results)
     if not args.table_only:
+        if args.backend == "ray":  # one Ray session for every sweep (sysid.sweep uses it when it is there)
+            import ray
+
+            kw = {"num_cpus": args.workers} if args.address is None else {}
+            ray.init(address=args.address, include_dashboard=False, log_to_driver=False, configure_logging=False, **kw)
         for bench in args.only:
             results = run_bench(bench, args, results)
     md = table(results)
