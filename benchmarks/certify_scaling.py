@@ -2,6 +2,7 @@
 
     python benchmarks/certify_scaling.py                    # nx = nv ∈ {32, 64, 128}, a few minutes
     python benchmarks/certify_scaling.py --sizes 32 64      # a subset
+    python benchmarks/certify_scaling.py --repeat 3         # each call three times: best and median
     python benchmarks/certify_scaling.py --reference        # adds the interior-point LMI optimum at 32
                                                             # (Clarabel, ~10 s)
     python benchmarks/certify_scaling.py --reference-cvxopt # ... and at 64 (CVXOPT, minutes)
@@ -13,7 +14,8 @@ the first-order path of sysid.certify._firstorder (contraction: smoothed largest
 minimized by L-BFGS-B; gain: bisection on γ² over the homogenized LMI, then the Riccati storage
 for the multipliers found). Every answer is re-checked strictly in numpy like any other.
 
-Columns: seconds (wall clock, one process, OMP_NUM_THREADS as set by the caller); γ the certified
+Columns: seconds (wall clock, one process, OMP_NUM_THREADS as set by the caller; with --repeat the
+best and the median of the repeats, each repeat a fresh call on the same system); γ the certified
 gain; "γ / lower" its ratio to a true lower bound of the incremental ℓ2 gain: the H∞ norm (frequency
 sweep, itself a lower bound) of the linearization at the equilibrium for u = 0; "γ / LMI opt." (with
 --reference) its ratio to the interior-point optimum of the same LMI; the numpy check of the REN's
@@ -47,26 +49,35 @@ def timed(f):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128])
+    p.add_argument("--repeat", type=int, default=1, help="calls per certificate (best and median reported)")
     p.add_argument("--reference", action="store_true", help="interior-point LMI optimum at 32 (Clarabel)")
     p.add_argument("--reference-cvxopt", action="store_true", help="and at 64 (CVXOPT, minutes)")
     p.add_argument("--out", default=os.path.join(HERE, "results", "certify_scaling.json"))
     p.add_argument("--md", default=os.path.join(HERE, "results", "certify_scaling.md"))
     args = p.parse_args(argv)
+    load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = []
     for n in args.sizes:
         lure, (M, lam) = random_contracting_ren(n, n, 2, 2, seed=n)
         certify.check_ren_certificate(lure, M, lam)  # warm-up
         t_np = min(timed(lambda: certify.check_ren_certificate(lure, M, lam))[0] for _ in range(10))
-        t_c, c = timed(lambda: certify.contraction(lure))
-        t_g, g = timed(lambda: certify.incremental_l2_gain(lure))
+        runs_c = [timed(lambda: certify.contraction(lure)) for _ in range(args.repeat)]
+        runs_g = [timed(lambda: certify.incremental_l2_gain(lure)) for _ in range(args.repeat)]
+        t_c, c = min(runs_c, key=lambda r: r[0])
+        t_g, g = min(runs_g, key=lambda r: r[0])
+        t_c_all, t_g_all = [r[0] for r in runs_c], [r[0] for r in runs_g]
         lower = equilibrium_hinf_lower_bound(lure)
         ref = None
         if (args.reference and n <= 32) or (args.reference_cvxopt and n <= 64):
             solver = "CLARABEL" if n <= 32 else "CVXOPT"
             t_r, r = timed(lambda: certify.incremental_l2_gain(lure, solver=solver))
             ref = dict(solver=solver, seconds=t_r, gamma=r.bound if r.certified else None)
-        row = dict(n=n, contraction_s=t_c, contraction_certified=c.certified, contraction_solver=c.solver,
-                   gain_s=t_g, gain_certified=g.certified, gain_solver=g.solver, gamma=g.bound,
+        row = dict(n=n, contraction_s=t_c, contraction_s_median=float(np.median(t_c_all)), contraction_s_all=t_c_all,
+                   contraction_certified=c.certified, contraction_solver=c.solver,
+                   gain_s=t_g, gain_s_median=float(np.median(t_g_all)), gain_s_all=t_g_all,
+                   gain_certified=g.certified, gain_solver=g.solver, gain_form=g.extra.get("form"),
+                   gain_evaluations=g.extra.get("evaluations"), gamma=g.bound,
+                   gamma_all=[r[1].bound for r in runs_g],
                    lower_bound=lower, gamma_over_lower=(g.bound / lower) if g.certified and lower > 0 else None,
                    frozen_slope_bound=g.extra.get("lower_bound"), reference=ref,
                    gamma_over_lmi_optimum=(g.bound / ref["gamma"]) if ref and ref["gamma"] and g.certified else None,
@@ -74,11 +85,12 @@ def main(argv=None):
                    targets={k[0]: v for k, v in TARGETS.items() if k[1] == n})
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "reference"}, default=float), flush=True)
-    lines = ["| nx = nv | contraction [s] | certified | gain [s] | γ | γ / lower bound | γ / LMI optimum | "
-             "numpy check [ms] |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| nx = nv | contraction [s] best / median | certified | gain [s] best / median | γ | γ / lower bound | "
+             "γ / LMI optimum | numpy check [ms] |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['n']} | {r['contraction_s']:.2f} | {'yes' if r['contraction_certified'] else 'no'} | "
-                     f"{r['gain_s']:.1f} | {r['gamma']:.5g} | "
+        lines.append(f"| {r['n']} | {r['contraction_s']:.2f} / {r['contraction_s_median']:.2f} | "
+                     f"{'yes' if r['contraction_certified'] else 'no'} | "
+                     f"{r['gain_s']:.2f} / {r['gain_s_median']:.2f} | {r['gamma']:.5g} | "
                      f"{'-' if r['gamma_over_lower'] is None else format(r['gamma_over_lower'], '.3f')} | "
                      f"{'-' if r['gamma_over_lmi_optimum'] is None else format(r['gamma_over_lmi_optimum'], '.4f')} | "
                      f"{r['numpy_check_ms']:.2f} |")
@@ -86,13 +98,15 @@ def main(argv=None):
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines.append("Targets (issue 11): contraction ≤ 2 s at 32 and ≤ 20 s at 128; gain ≤ 10 s at 64. Machine: "
                  f"{platform.platform()}, {os.cpu_count()} CPUs, OMP_NUM_THREADS="
-                 f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, load average at the end {load:.1f}.")
+                 f"{os.environ.get('OMP_NUM_THREADS', 'unset')}, load average (1 min) {load0:.1f} at the start, "
+                 f"{load:.1f} at the end{f', {args.repeat} calls each' if args.repeat > 1 else ''}.")
     table = "\n".join(lines)
     print(table)
     for path in (args.out, args.md):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(args.out, "w") as fh:
         json.dump(dict(machine=platform.platform(), cpu_count=os.cpu_count(), numpy=np.__version__, load_average=load,
+                       load_average_start=load0, repeat=args.repeat,
                        omp_num_threads=os.environ.get("OMP_NUM_THREADS"), rows=rows), fh, indent=2, default=float)
     with open(args.md, "w") as fh:
         fh.write("# certify scaling (benchmarks/certify_scaling.py)\n\n" + table + "\n")

@@ -101,3 +101,67 @@ def test_first_order_finds_nothing_when_no_certificate_exists():
     # the structure path gives up (nothing to claim) and says so
     assert c.solver == "first-order" and c.status == "no_certificate_found" and "solver='CLARABEL'" in c.message
     assert c.extra["best_max_eig"] > 0
+
+
+def _continuous_lure(nx, nv, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(nx, nx)) / np.sqrt(nx)
+    A -= (np.linalg.eigvals(A).real.max() + 1.0) * np.eye(nx)
+    return LureSystem(A=A, B1=0.3 * rng.normal(size=(nx, nv)) / np.sqrt(nv), B2=rng.normal(size=(nx, 2)),
+                      C1=rng.normal(size=(nv, nx)) / np.sqrt(nx), D12=0.3 * rng.normal(size=(nv, 2)),
+                      C2=rng.normal(size=(2, nx)), D21=0.1 * rng.normal(size=(2, nv)), delta=Tanh(), dt=0.0)
+
+
+@pytest.mark.parametrize("continuous", [False, True])
+def test_riccati_storage_for_fixed_multipliers_is_the_lmi_optimum(continuous):
+    # oracle: min s over P of the gain LMI with λ held fixed, solved by Clarabel
+    import cvxpy as cp
+
+    from sysid.certify._gain import gain_lmi
+
+    lure = _continuous_lure(4, 3, 0) if continuous else random_contracting_ren(4, 3, 2, 2, seed=7)[0]
+    # multipliers near (not at) the joint optimum
+    opt = certify.incremental_l2_gain(lure, solver="CLARABEL")
+    lam = opt.multipliers * (1 + 0.3 * np.random.default_rng(0).uniform(size=lure.nv))
+    P = cp.Variable((4, 4), symmetric=True)
+    s = cp.Variable()
+    M = gain_lmi(lure, P, lam, s)
+    cp.Problem(cp.Minimize(s), [0.5 * (M + M.T) << 0, P >> 0]).solve(solver="CLARABEL")
+    assert s.value is not None and s.value >= opt.bound**2 * (1 - 1e-6)
+    P2, s2 = _firstorder.riccati_polish(lure, lam, 0.0, 10 * s.value + 10, 1e-9)
+    assert P2 is not None and np.linalg.eigvalsh(P2).min() >= 0
+    assert s.value * (1 - 1e-6) <= s2 <= s.value * (1 + 1e-3)
+    L = gain_lmi(lure, P2, lam, s2 * (1 + 1e-6))
+    assert np.linalg.eigvalsh(0.5 * (L + L.T)).max() <= 0
+
+
+def test_continuous_first_order_gain_with_riccati_storage():
+    lure = _continuous_lure(8, 40, 3)  # nx + nv = 48: the first-order path
+    c = certify.incremental_l2_gain(lure)
+    ref = certify.incremental_l2_gain(lure, solver="CLARABEL")
+    assert c.certified and c.solver == "first-order" and c.extra["form"] == "first-order + riccati"
+    assert ref.certified and ref.bound * (1 - 1e-6) <= c.bound <= 1.1 * ref.bound
+
+
+def test_first_order_gain_without_riccati_storage_bisects_on(monkeypatch):
+    lure, _ = random_contracting_ren(4, 44, 2, 2, seed=3)
+    ref = certify.incremental_l2_gain(lure, solver="CLARABEL")
+    monkeypatch.setattr(_firstorder, "riccati_polish", lambda *a, **k: (None, np.inf))
+    c = certify.incremental_l2_gain(lure)
+    assert c.certified and c.solver == "first-order" and c.extra["form"] == "first-order"
+    assert ref.bound * (1 - 1e-6) <= c.bound <= 1.2 * ref.bound
+
+
+def test_feasible_point_caps_evaluations_per_smoothing_level():
+    # A = 1.2 I: no contraction certificate exists; every level of μ stops at its cap
+    n = 6
+    lure = LureSystem(A=1.2 * np.eye(n), B1=0.1 * np.eye(n), C1=np.eye(n), C2=np.eye(1, n), delta=Tanh(), dt=1.0)
+    fam = _firstorder._contraction_family(lure, 1.0)
+    P, lam, info = _firstorder.feasible_point(fam, np.eye(n), np.ones(n), need_margin=1e-7, homogeneous=True,
+                                              max_evals=1000, mus=(1e-1, 1e-2, 1e-3), mu_relative=True,
+                                              phase_evals=10)
+    assert P is None and info["best_max_eig"] > 0
+    assert info["evaluations"] <= 3 * 12
+    best_P, best_lam = info["best_point"]
+    top = np.linalg.eigvalsh(fam.lmi(best_P, best_lam)).max() / np.trace(best_P)
+    assert top == pytest.approx(info["best_max_eig"], rel=1e-9)

@@ -237,7 +237,7 @@ def frozen_slope_lower_bound(lure) -> float:
     """
     from ._riccati import hinf_lower_bound
 
-    nx, nv = lure.nx, lure.nv
+    nv = lure.nv
     best = 0.0
     a, b = lure.delta.slope_bounds if nv else (0.0, 0.0)
     for d in sorted({a, 0.5 * (a + b), b}):
@@ -264,8 +264,10 @@ def gain_firstorder(lure, margin: float, *, coarse_rtol: float = 0.05, fine_rtol
 
     For each trial s the LMI is made homogeneous, t·(CyᵀCy − s EᵤᵀEᵤ) with a scalar t ≥ 0 in
     place of the constant term, and solved like contraction (warm-started from the last
-    feasible point, smoothing relative to the spread of its eigenvalues, at most
-    ``max_evals`` evaluations); a point counts when, divided by t, it keeps the margin, and
+    feasible point; smoothing μ = ``mus`` × the spread of the eigenvalues there, at most
+    ``phase_evals`` evaluations per μ and ``max_evals`` in all: a level of μ run to
+    convergence spends its evaluations on a plateau, where the next smaller μ finds the
+    point in a few); a point counts when, divided by t, it keeps the margin, and
     its s is lowered to the exact Schur value. The first-order search only has to find good
     multipliers λ: for fixed λ the optimal storage and the smallest s come from a Riccati
     equation (:func:`riccati_polish`, bisected down to the frozen-slope lower bound), which is
@@ -298,7 +300,8 @@ def gain_firstorder(lure, margin: float, *, coarse_rtol: float = 0.05, fine_rtol
         return t > 0 and top / t < -margin
 
     # a start: the contraction point (P, λ) scaled up until the state/w block dominates Cy'Cy
-    cp = contraction_firstorder(lure, 1.0, margin)
+    # (rate 1 per step in discrete time, rate 0 in continuous time: plain contraction)
+    cp = contraction_firstorder(lure, 0.0 if lure.is_continuous else 1.0, margin)
     if not isinstance(cp, tuple):
         return None
     P0, lam0, _ = cp

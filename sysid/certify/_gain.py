@@ -222,12 +222,12 @@ def incremental_l2_gain(system, *, solver: str | None = None, eps: float | None 
         None (default): an LTI system (nv = 0) gets the Riccati path (bounded-real lemma,
         :mod:`sysid.certify._riccati`: exact, O(nx³) per step, no SDP); a Lur'e system
         Clarabel below nx + nv = 48 and from there the first-order path
-        (:func:`sysid.certify._firstorder.gain_firstorder`: bisection on γ² with the
-        homogenized LMI, then the optimal storage for the multipliers found by a Riccati
-        equation), with CVXOPT (then Clarabel) as fallback. The first-order bound is a feasible
-        point of the same LMI, never below its optimum and typically within a few per cent
-        (benchmarks/certify_scaling.py); pass solver="CVXOPT" for the interior-point optimum
-        (minutes at nx = nv = 64). "CVXOPT" is called directly on the affine form M0 + Σ xₖCₖ
+        (:func:`sysid.certify._firstorder.gain_firstorder`: a coarse bisection on γ² with the
+        homogenized LMI finds the multipliers, then a Riccati equation gives the optimal
+        storage and the smallest γ² for them), with CVXOPT (then Clarabel) as fallback. The
+        first-order bound is a feasible point of the same LMI, never below its optimum and
+        typically within 1–2 % of it (benchmarks/certify_scaling.py); pass solver="CVXOPT"
+        for the interior-point optimum (minutes at nx = nv = 64). "CVXOPT" is called directly on the affine form M0 + Σ xₖCₖ
         of the LMI (dense Schur-complement Newton steps with BLAS); "CLARABEL", "SCS"
         (first-order, slow and loose on this problem) and other cvxpy solvers go through cvxpy.
         A missing solver raises :class:`sysid.SolverError`; a solver that breaks down gives
