@@ -36,7 +36,7 @@ _ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
 
 
 def _fixed_point(v: torch.Tensor, D11t: torch.Tensor, activation: str, out: torch.Tensor | None = None,
-                 work: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+                 work: torch.Tensor | None = None, out_holds_v: bool = False) -> torch.Tensor:
     """w = σ(v + w D11ᵀ) for the rows of v (B, nv), D11 strictly lower triangular (D11t = D11ᵀ).
 
     Picard iteration w ← σ(v + w D11ᵀ) from w = σ(v). Because D11 is strictly lower triangular, the
@@ -45,17 +45,18 @@ def _fixed_point(v: torch.Tensor, D11t: torch.Tensor, activation: str, out: torc
     after at most nv evaluations and then repeats it exactly. It stops at the first iterate that
     repeats bit for bit (usually after a few evaluations: D11 starts at zero) or after nv.
     Three tensor operations per evaluation, against about four per neuron row by row. ``out``
-    (B, nv) receives w; ``work`` are two (B, nv) buffers (allocated when not given).
+    (B, nv) receives w (``out_holds_v``: it holds a copy of v on entry); ``work`` a (B, nv) buffer.
     """
-    a, b = work if work is not None else (torch.empty_like(v), torch.empty_like(v))
+    a = out if out is not None else torch.empty_like(v)
+    b = work if work is not None else torch.empty_like(v)
     act = torch.relu_ if activation == "relu" else torch.tanh_
-    act(a.copy_(v))
+    act(a if out_holds_v else a.copy_(v))
     for _ in range(v.shape[1] - 1):
         act(torch.addmm(v, a, D11t, out=b))
         if torch.equal(a, b):
-            break
+            return a
         a, b = b, a
-    return a if out is None else out.copy_(a)
+    return a if out is None or a is out else out.copy_(a)
 
 
 def _adjoint_fixed_point(g: torch.Tensor, J: torch.Tensor, D11: torch.Tensor, out: torch.Tensor | None = None,
@@ -89,7 +90,7 @@ class _Recurrence(torch.autograd.Function):
 
     U_t = [ux_t, ux_t C1ᵀ + ub_{t+1}] (v_{t+1} = C1 x_{t+1} + ub_{t+1} without a second product).
     Forward: no autograd graph — one matrix product and the equilibrium layer per step, written
-    in place into a preallocated S (T + 1, B, nx + nv): S[t] = s_t, S[T] = [x_T, 0]. Backward: the
+    in place into a preallocated S (T, B, nx + nv), S[t] = s_t; returns S and x_T. Backward: the
     adjoint recursion q_t = G_t + p̄_t Kᵀ, v̄_t = J_t μ with (I − D11ᵀ J_t) μ = q_t[nx:], p̄_{t−1} =
     [q_t[:nx], v̄_t]; the parameter gradients are two products over all steps at the end
     (K̄ = Σ s_tᵀ p̄_t, D̄11 = tril(Σ v̄_tᵀ w_t, −1)). Once differentiable.
@@ -99,40 +100,42 @@ class _Recurrence(torch.autograd.Function):
     def forward(ctx, x0, v0, U, K, D11, activation: str):
         T, B, n = U.shape
         nx = x0.shape[1]
-        S = x0.new_empty(T + 1, B, n)
+        S = x0.new_empty(T, B, n)
+        end = x0.new_empty(B, n)  # [x_T, v_T]
         S[0, :, :nx] = x0
         S[0, :, nx:] = v0
         D11t = D11.T
-        v, work = x0.new_empty(B, n - nx), (x0.new_empty(B, n - nx), x0.new_empty(B, n - nx))
+        v, work = x0.new_empty(B, n - nx), x0.new_empty(B, n - nx)
         Ss, Us = S.unbind(0), U.unbind(0)
         for t in range(T):
-            s = Ss[t]  # holds [x_t, v_t]; v_t is replaced by w_t
-            _fixed_point(v.copy_(s[:, nx:]), D11t, activation, out=s[:, nx:], work=work)
-            torch.addmm(Us[t], s, K, out=Ss[t + 1])
-        S[T, :, nx:] = 0.0
+            s = Ss[t]  # holds [x_t, v_t]; v_t is replaced by w_t in place
+            _fixed_point(v.copy_(s[:, nx:]), D11t, activation, out=s[:, nx:], work=work, out_holds_v=True)
+            torch.addmm(Us[t], s, K, out=Ss[t + 1] if t + 1 < T else end)
         ctx.save_for_backward(S, K, D11)
         ctx.activation, ctx.nx = activation, nx
-        return S
+        return S, end[:, :nx].clone()
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, G):
+    def backward(ctx, G, g_end):
         S, K, D11 = ctx.saved_tensors
         nx = ctx.nx
-        T, B, n = S.shape[0] - 1, S.shape[1], S.shape[2]
-        J = _slope(S[:T, :, nx:], ctx.activation).unbind(0)
+        T, B, n = S.shape
+        J = _slope(S[:, :, nx:], ctx.activation).unbind(0)
         Kt = K.T
+        G = G.contiguous()
         # Q[t + 1] = p̄_t (the gradient of U_t) for t = T − 1 … 0, and Q[0] = [x̄_0, v̄_0]
         Q = S.new_empty(T + 1, B, n)
-        Q[T, :, :nx] = G[T, :, :nx]
+        Q[T, :, :nx] = g_end
         Q[T, :, nx:] = 0.0
         Qs, Gs = Q.unbind(0), G.unbind(0)
         work = tuple(S.new_empty(B, n - nx) for _ in range(3))
         for t in range(T - 1, -1, -1):
             q = torch.addmm(Gs[t], Qs[t + 1], Kt, out=Qs[t])
             _adjoint_fixed_point(q[:, nx:], J[t], D11, out=q[:, nx:], work=work)
-        gK = S[:T].reshape(-1, n).T @ Q[1:].reshape(-1, n)
-        gD = Q[:T, :, nx:].reshape(-1, n - nx).T @ S[:T, :, nx:].reshape(-1, n - nx)
+        S2 = S.view(-1, n)
+        gK = S2.T @ Q[1:].view(-1, n)
+        gD = (Q[:T].view(-1, n).T @ S2)[nx:, nx:]  # Σ v̄_tᵀ w_t (v̄_t sits in Q[t])
         return Q[0, :, :nx], Q[0, :, nx:], Q[1:], gK, torch.tril(gD, diagonal=-1), None
 
 
@@ -552,15 +555,15 @@ class RENModule(nn.Module):
             return u.new_zeros(B, 0, self.ny), u.new_zeros(B, 0, self.nx), x
         m = self.explicit()
         A, B1, C1, nx = m["A"], m["B1"], m["C1"], self.nx
-        ub = u @ m["D12"].T + m["bv"]
-        ux = u @ m["B2"].T + m["bx"]
+        ut = u.transpose(0, 1)  # time first: every (T, B, ·) tensor below is contiguous
+        ub = ut @ m["D12"].T + m["bv"]
+        ux = ut @ m["B2"].T + m["bx"]
         K = torch.cat([torch.cat([A.T, A.T @ C1.T], dim=1), torch.cat([B1.T, B1.T @ C1.T], dim=1)], dim=0)
-        ub_next = torch.cat([ub[:, 1:], ub.new_zeros(B, 1, self.nv)], dim=1)
-        U = torch.cat([ux, ux @ C1.T + ub_next], dim=2).transpose(0, 1).contiguous()
-        S = _Recurrence.apply(x, x @ C1.T + ub[:, 0], U, K, m["D11"], self.activation)
-        s = S[:T].transpose(0, 1)
-        y = s @ torch.cat([m["C2"], m["D21"]], dim=1).T + (u @ m["D22"].T + m["by"])
-        return y, s[:, :, :nx], S[T, :, :nx]
+        ub_next = torch.cat([ub[1:], ub.new_zeros(1, B, self.nv)], dim=0)
+        U = torch.cat([ux, ux @ C1.T + ub_next], dim=2)
+        S, xT = _Recurrence.apply(x, x @ C1.T + ub[0], U, K, m["D11"], self.activation)
+        y = S @ torch.cat([m["C2"], m["D21"]], dim=1).T + (ut @ m["D22"].T + m["by"])
+        return y.transpose(0, 1), S[:, :, :nx].transpose(0, 1), xT
 
     def run_reference(self, u: torch.Tensor, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """:meth:`run` step by step with autograd (the layer neuron by neuron, :class:`_EquilibriumLayer`):
