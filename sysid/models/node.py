@@ -94,7 +94,7 @@ class _FixedStep(torch.autograd.Function):
         nx = XS.shape[-1]
         rk4 = ctx.method == "rk4"
         per = 4 if rk4 else 1
-        D = torch.addcmul(AS.new_ones(()), AS, AS, value=-1.0).view(-1, B, H).unbind(0)  # tanh' per stage
+        as_, one, d = AS.view(-1, B, H).unbind(0), AS.new_ones(()), AS.new_empty(B, H)
         GC = AS.new_empty(T1, M, B, H)  # gradient of each stage's c (and pre-activation)
         GE = AS.new_empty(T1, M, B, nx)  # gradient of each stage's e (= of its derivative f)
         gc, ge = GC.view(-1, B, H).unbind(0), GE.view(-1, B, nx).unbind(0)
@@ -104,7 +104,7 @@ class _FixedStep(torch.autograd.Function):
         a3 = AS.new_empty(B, nx)
 
         def adj(k):  # r = Jᵀ g for the stage k (flat index) with g = ge[k]; fills gc[k]
-            torch.mm(ge[k], W2, out=gc[k]).mul_(D[k])
+            torch.mm(ge[k], W2, out=gc[k]).mul_(torch.addcmul(one, as_[k], as_[k], value=-1.0, out=d))  # tanh'
             torch.mm(gc[k], W1, out=r)
             if A is not None:
                 r.addmm_(ge[k], A)
