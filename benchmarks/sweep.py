@@ -1,7 +1,8 @@
 """Sweep scaling: a 3 × 3 grid × 3 seeds of NeuralNetStep on the cascaded tanks through sysid.sweep.
 
-    python benchmarks/sweep.py                       # all four runs, 8 epochs per trial
-    python benchmarks/sweep.py --epochs 4 --runs local1 ray_asha
+    python benchmarks/sweep.py                                  # all four runs, 30 epochs per trial
+    python benchmarks/sweep.py --runs local1 ray_asha --grace 8 --reduction 3
+    python benchmarks/sweep.py --set patience=10 --out benchmarks/results/sweep_patience10.json
 
 Runs (the same 27 trials each): ``local1`` (one worker: this process, one trial after another),
 ``local2`` (two worker processes), ``ray`` (a local Ray instance with 2 CPUs), ``ray_asha`` (the
@@ -9,9 +10,19 @@ same with ASHA stopping bad trials on the per-epoch validation loss). Every tria
 thread, so the tables agree across backends. Printed and written to
 ``benchmarks/results/sweep.json``: wall time of each run and its ratio to ``local1``; the best
 fit % (free-run simulation of the test record, x0 estimated on its first 5 samples, which are not
-scored) and the trial-epochs of ASHA against the full grid. The machine's load average is recorded
-beside the times: on a shared machine the ratios say as much about the other jobs as about the
-backends.
+scored); the trial-epochs (every epoch trained, the refit on all samples included) of ASHA
+against the full grid, and whether ASHA kept the best score. The machine's load average is
+recorded beside the times: on a shared machine the ratios say as much about the other jobs as
+about the backends.
+
+Training settings: the estimator's defaults except ``epochs`` (30: the learning rates swept reach
+their best validation loss within about 15 epochs, so a longer budget only adds epochs that the
+estimator's own early stopping would cut) and whatever ``--set`` gives. With the default patience
+(40) no trial stops early on its own within 30 epochs, so the full grid trains every epoch; ``--set
+patience=10`` measures ASHA against a grid whose trials do stop on their own. The ASHA settings
+(grace period 8 epochs, reduction factor 3: one rung, at epoch 8, and a second at 24) give the
+learning rates swept time to get past the first epochs, where a larger learning rate's validation
+loss rises before it falls.
 """
 
 from __future__ import annotations
@@ -28,33 +39,49 @@ GRID = {"hidden": [8, 16, 32], "lr": [1e-3, 5e-3, 2e-2]}
 SEEDS = [0, 1, 2]
 
 
+def _setting(text: str):
+    name, _, value = text.partition("=")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=os.environ.get("SYSID_DATA", os.path.join(HERE, "..", "..", "shared", "data")))
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
+                    help="other estimator settings for every trial, e.g. patience=10 refit=false")
     ap.add_argument("--runs", nargs="+", default=["local1", "local2", "ray", "ray_asha"],
                     choices=["local1", "local2", "ray", "ray_asha"])
-    ap.add_argument("--grace", type=int, default=None, help="ASHA's grace period (default epochs // 4)")
+    ap.add_argument("--grace", type=int, default=8, help="ASHA's grace period in epochs")
     ap.add_argument("--reduction", type=float, default=3.0, help="ASHA's reduction factor")
     ap.add_argument("--out", default=RESULTS)
     args = ap.parse_args(argv)
+
+    import torch
 
     from sysid import datasets
     from sysid.estimators import NeuralNetStep
     from sysid.sweep import ASHA, sweep
 
+    torch.set_num_threads(1)
     bench = datasets.cascaded_tanks(os.path.join(args.data, "cascaded_tanks"))
-    est = NeuralNetStep(nx=2, epochs=args.epochs)
+    settings = dict(_setting(s) for s in args.set)
+    est = NeuralNetStep(nx=2, epochs=args.epochs, **settings)
     score = dict(x0="estimate", skip=bench.init_window)
+    asha = ASHA(grace_period=args.grace, reduction_factor=args.reduction)
     setups = {
         "local1": dict(backend="local", workers=1),
         "local2": dict(backend="local", workers=2),
         "ray": dict(backend="ray", workers=2),
-        "ray_asha": dict(backend="ray", workers=2, scheduler=ASHA(grace_period=args.grace or max(1, args.epochs // 4),
-                                                                  reduction_factor=args.reduction)),
+        "ray_asha": dict(backend="ray", workers=2, scheduler=asha),
     }
-    out = {"grid": GRID, "seeds": SEEDS, "epochs": args.epochs, "cpus": os.cpu_count(), "runs": {},
-           "asha": {"grace_period": args.grace or max(1, args.epochs // 4), "reduction_factor": args.reduction}}
+    out = {"grid": GRID, "seeds": SEEDS, "epochs": args.epochs, "settings": settings, "estimator": repr(est),
+           "cpus": os.cpu_count(), "runs": {},
+           "asha": {"grace_period": args.grace, "reduction_factor": args.reduction, "rungs": asha.rungs(args.epochs),
+                    "metric": "best validation loss so far (the engine's carved validation part)"}}
     for name in args.runs:
         load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
@@ -68,6 +95,10 @@ def main(argv=None) -> int:
             "trial_epochs": res.trial_epochs,
             "status": {s: sum(r["status"] == s for r in res.records) for s in ("ok", "stopped", "error")},
             "scores": [r["score"] for r in res.records],
+            "epochs": [r["epochs"] for r in res.records],
+            "statuses": [r["status"] for r in res.records],
+            "selection_best_epoch": [((r["history"] or {}).get("selection") or r["history"] or {}).get("best_epoch")
+                                     for r in res.records],
             "errors": sorted({f"{r['params']}: {r['error'][:200]}" for r in res.records if r["status"] == "error"}),
         }
         print(f"{name:9s} wall {wall:7.1f} s  best fit {out['runs'][name]['best_fit_percent']}  "
@@ -81,7 +112,11 @@ def main(argv=None) -> int:
         a = runs["ray_asha"]
         a["trial_epochs_saved"] = 1 - a["trial_epochs"] / full["trial_epochs"]
         a["same_best"] = abs(a["best_fit_percent"] - full["best_fit_percent"]) < 1e-9
-    same = [n for n in ("local2", "ray") if n in runs and full]
+        # every trial ASHA let finish is the full grid's trial (same seed, same epochs, same score)
+        a["finished_trials_equal_full"] = all(
+            s != "ok" or (abs(x - y) < 1e-9 and e == f) for s, x, y, e, f in
+            zip(a["statuses"], a["scores"], full["scores"], a["epochs"], full["epochs"]))
+    same = [n for n in ("local2", "ray") if n in runs and full is not runs[n]]
     out["same_table"] = {n: all((a is None and b is None) or (a is not None and b is not None and abs(a - b) < 1e-9)
                                 for a, b in zip(runs[n]["scores"], full["scores"])) for n in same}
     print("\n| run | wall [s] | ratio to local1 | best fit % | trial-epochs |")
@@ -92,9 +127,11 @@ def main(argv=None) -> int:
               f"{r['best_fit_percent']:.2f} | {r['trial_epochs']} |")
     if "ray_asha" in runs and "trial_epochs_saved" in runs["ray_asha"]:
         a = runs["ray_asha"]
-        print(f"\nASHA: {100 * a['trial_epochs_saved']:.0f} % of the trial-epochs saved; same best: {a['same_best']}")
+        print(f"\nASHA (rungs at {out['asha']['rungs']} epochs): {100 * a['trial_epochs_saved']:.0f} % of the "
+              f"trial-epochs saved; same best: {a['same_best']}; finished trials equal the full grid's: "
+              f"{a['finished_trials_equal_full']}")
     print(f"same table as the first full run: {out['same_table']}")
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as fh:
         json.dump(out, fh, indent=1)
     return 0

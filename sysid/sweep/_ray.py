@@ -56,7 +56,8 @@ class ASHA:
         grace = self.grace_period or max(1, max_t // 4)
         out = []
         while grace * self.reduction_factor ** len(out) < max_t:
-            out.append(grace * self.reduction_factor ** len(out))
+            r = grace * self.reduction_factor ** len(out)
+            out.append(int(r) if float(r).is_integer() else r)
         return out
 
 
@@ -160,7 +161,7 @@ def _run_ray(pending, template, data, val, score_kwargs, threads, workers, sink,
                 fn,
                 param_space={"trial": tune.grid_search(sorted(specs))},
                 tune_config=tune.TuneConfig(scheduler=tune_scheduler, max_concurrent_trials=workers,
-                                            reuse_actors=tune_scheduler is None),  # a stopped actor is not reused
+                                            reuse_actors=True),
                 run_config=tune.RunConfig(name="sysid_sweep", storage_path=tmp, verbose=0, callbacks=[Writer()]),
             )
             tuner.fit()

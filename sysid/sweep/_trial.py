@@ -61,7 +61,7 @@ def _run_trial(spec: dict, template, data, val, score_kwargs: dict, threads: int
                 record["evaluation"] = spec["evaluate"](est)
             record["status"] = "ok"
     except BaseException as err:  # noqa: BLE001 - a failed trial is a record, never the end of the sweep
-        if isinstance(err, KeyboardInterrupt):
+        if isinstance(err, (KeyboardInterrupt, SystemExit)):  # Ray Tune ends a stopped trial's thread by SystemExit
             raise
         record["status"] = "error"
         record["error"] = f"{type(err).__name__}: {err}"
