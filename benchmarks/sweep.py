@@ -47,6 +47,22 @@ def _setting(text: str):
         return name, value
 
 
+def _code_state() -> dict:
+    """The commit of the sysid that runs, and whether its package differs from it."""
+    import subprocess
+
+    import sysid
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(sysid.__file__)))
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "sysid"], cwd=root, capture_output=True,
+                               text=True).stdout.split("\n")
+        return {"commit": head, "changed_files": [x[3:] for x in dirty if x.strip()]}
+    except OSError:
+        return {}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=os.environ.get("SYSID_DATA", os.path.join(HERE, "..", "..", "shared", "data")))
@@ -78,7 +94,8 @@ def main(argv=None) -> int:
         "ray": dict(backend="ray", workers=2),
         "ray_asha": dict(backend="ray", workers=2, scheduler=asha),
     }
-    out = {"grid": GRID, "seeds": SEEDS, "epochs": args.epochs, "settings": settings, "estimator": repr(est),
+    out = {"code": _code_state(), "grid": GRID, "seeds": SEEDS, "epochs": args.epochs, "settings": settings,
+           "estimator": repr(est),
            "cpus": os.cpu_count(), "runs": {},
            "asha": {"grace_period": args.grace, "reduction_factor": args.reduction, "rungs": asha.rungs(args.epochs),
                     "metric": "best validation loss so far (the engine's carved validation part)"}}
