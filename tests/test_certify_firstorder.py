@@ -165,3 +165,16 @@ def test_feasible_point_caps_evaluations_per_smoothing_level():
     best_P, best_lam = info["best_point"]
     top = np.linalg.eigvalsh(fam.lmi(best_P, best_lam)).max() / np.trace(best_P)
     assert top == pytest.approx(info["best_max_eig"], rel=1e-9)
+
+
+def test_structure_paths_run_on_one_blas_thread():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from sysid.certify._blas import one_blas_thread
+
+    @one_blas_thread
+    def inside():
+        return [d["num_threads"] for d in threadpoolctl.threadpool_info() if d["user_api"] == "blas"]
+
+    before = [d["num_threads"] for d in threadpoolctl.threadpool_info() if d["user_api"] == "blas"]
+    assert inside() and all(n == 1 for n in inside())
+    assert [d["num_threads"] for d in threadpoolctl.threadpool_info() if d["user_api"] == "blas"] == before

@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.optimize
 
+from ._blas import one_blas_thread
 from ._verify import KEEP, norm, rounding
 
 __all__ = ["LMIFamily", "contraction_firstorder", "gain_firstorder", "feasible_point"]
@@ -209,6 +210,7 @@ def _contraction_family(lure, rate, L0=None):
     return LMIFamily(nx, pairs, Rv, nx + np.arange(nv), a, b, np.zeros((N, N)) if L0 is None else L0)
 
 
+@one_blas_thread
 def contraction_firstorder(lure, rate: float, margin: float):
     """(P, λ, info) passing the contraction re-check on ``lure`` (already balanced), or an info dict.
 
@@ -229,6 +231,7 @@ def contraction_firstorder(lure, rate: float, margin: float):
     return c * P, c * lam, info
 
 
+@one_blas_thread
 def frozen_slope_lower_bound(lure) -> float:
     """max over δ ∈ {α, (α+β)/2, β} of ‖G_δ‖∞ (frequency sweep), G_δ: Δ replaced by the gain δ·I.
 
@@ -257,6 +260,7 @@ def frozen_slope_lower_bound(lure) -> float:
     return best
 
 
+@one_blas_thread
 def gain_firstorder(lure, margin: float, *, coarse_rtol: float = 0.05, fine_rtol: float = 2e-3,
                     max_evals: int = 80, mus=(1e-2, 1e-3, 1e-4), phase_evals: int | None = 30,
                     g_lo: float | None = None):

@@ -30,6 +30,8 @@ import warnings
 import numpy as np
 import scipy.linalg
 
+from ._blas import one_blas_thread
+
 __all__ = ["hinf_lower_bound", "riccati_storage", "lti_gain", "equilibrium_hinf_lower_bound"]
 
 
@@ -46,6 +48,7 @@ def _freq_response_max(A, B, C, D, points, continuous):
     return best, arg
 
 
+@one_blas_thread
 def hinf_lower_bound(A, B, C, D, continuous: bool, *, n_grid: int = 400) -> float:
     """max σ̄(G) over a frequency grid refined around its peak: a lower bound of ‖G‖∞."""
     ev = np.linalg.eigvals(A) if A.size else np.zeros(0)
@@ -87,6 +90,7 @@ def riccati_storage(A, B, C, D, s: float, delta: float, continuous: bool):
     return P
 
 
+@one_blas_thread
 def lti_gain(lure, margin: float, certify_at, *, max_steps: int = 40):
     """(P, s, info) for a stable LTI ``lure`` (nv = 0), or None.
 
