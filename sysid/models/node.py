@@ -284,7 +284,7 @@ class NeuralODEModule(nn.Module):
         h = self.dt / n if dt is None else (dt / n).T[:, :, None].contiguous()
         X = _FixedStep.apply(x0, C, E, self.W1.T, self.A.T if self.linear else None, (k * self.W2).T, h,
                              self.method)
-        xs = X.transpose(0, 1)
+        xs = X.transpose(0, 1).contiguous()
         return self.output(xs, u), xs
 
     def forward_states_reference(self, u, x0, dt=None):

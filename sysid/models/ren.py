@@ -563,7 +563,7 @@ class RENModule(nn.Module):
         U = torch.cat([ux, ux @ C1.T + ub_next], dim=2)
         S, xT = _Recurrence.apply(x, x @ C1.T + ub[0], U, K, m["D11"], self.activation)
         y = S @ torch.cat([m["C2"], m["D21"]], dim=1).T + (ut @ m["D22"].T + m["by"])
-        return y.transpose(0, 1), S[:, :, :nx].transpose(0, 1), xT
+        return y.transpose(0, 1).contiguous(), S[:, :, :nx].transpose(0, 1).contiguous(), xT
 
     def run_reference(self, u: torch.Tensor, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """:meth:`run` step by step with autograd (the layer neuron by neuron, :class:`_EquilibriumLayer`):
