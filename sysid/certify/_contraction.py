@@ -12,6 +12,7 @@ from __future__ import annotations
 import cvxpy as cp
 import numpy as np
 
+from ._blas import one_blas_thread
 from ._balance import balance
 from ._certificate import Certificate
 from ._inputs import as_lure, check_solver
@@ -113,6 +114,7 @@ def _margin(lure, eps):
     return eps * max(1.0, np.linalg.norm(K, 2) ** 2, max(1.0, beta) * np.linalg.norm(Mv, 2) ** 2 if lure.nv else 0.0)
 
 
+@one_blas_thread
 def contraction(system, rate: float | None = None, *, solver: str | None = None, eps: float = 1e-7,
                 local: bool = False) -> Certificate:
     """Certify contraction: two trajectories under the same input converge to each other.
@@ -232,6 +234,7 @@ def contraction(system, rate: float | None = None, *, solver: str | None = None,
                   note=note)
 
 
+@one_blas_thread
 def smallest_rate(system, *, solver: str | None = None, tol: float = 1e-3, local: bool = False) -> Certificate:
     """The best certified contraction rate, by bisection on the (linear-for-fixed-rate) LMI.
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..core.lure import LureSystem
 from ..exceptions import SolverError
+from ._blas import one_blas_thread
 from ._certificate import Certificate
 from ._balance import balance
 from ._inputs import as_lure, check_solver
@@ -198,6 +199,7 @@ def certify_gain_at(lure, P, lam, s_solver, margin):
     return s_rep, checks, s_exact is not None
 
 
+@one_blas_thread
 def incremental_l2_gain(system, *, solver: str | None = None, eps: float | None = None,
                         local: bool = False) -> Certificate:
     """Smallest certified γ with Σ‖Δy‖² ≤ γ² Σ‖Δu‖² for trajectories from equal initial states.
@@ -226,7 +228,7 @@ def incremental_l2_gain(system, *, solver: str | None = None, eps: float | None 
         homogenized LMI finds the multipliers, then a Riccati equation gives the optimal
         storage and the smallest γ² for them), with CVXOPT (then Clarabel) as fallback. The
         first-order bound is a feasible point of the same LMI, never below its optimum and
-        typically within 1–2 % of it (benchmarks/certify_scaling.py); pass solver="CVXOPT"
+        typically within about 2 % of it (benchmarks/certify_scaling.py); pass solver="CVXOPT"
         for the interior-point optimum (minutes at nx = nv = 64). "CVXOPT" is called directly on the affine form M0 + Σ xₖCₖ
         of the LMI (dense Schur-complement Newton steps with BLAS); "CLARABEL", "SCS"
         (first-order, slow and loose on this problem) and other cvxpy solvers go through cvxpy.

@@ -8,6 +8,7 @@ import cvxpy as cp
 import numpy as np
 import scipy.linalg
 
+from ._blas import one_blas_thread
 from ._balance import balance
 from ._certificate import Certificate
 from ._inputs import as_lure, check_solver
@@ -84,6 +85,7 @@ def _solve(A, continuous, rate, n):
     return scipy.linalg.solve_discrete_lyapunov(As.T, np.eye(n))
 
 
+@one_blas_thread
 def lyapunov_stability(system, *, solver: str | None = None, eps: float = 1e-7,
                        local: bool = False) -> Certificate:
     """Certify stability of an LTI system by a quadratic Lyapunov function.

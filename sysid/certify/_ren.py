@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._blas import one_blas_thread
 from ._certificate import Certificate
 from ._contraction import contraction_check
 from ._inputs import as_lure
@@ -30,6 +31,7 @@ def _matrix(name, Z, shape):
     return Z
 
 
+@one_blas_thread
 def check_ren_certificate(system, M, Lambda, *, rate: float = 1.0, Q=None, S=None, R=None,
                           rtol: float = 1e-9) -> Certificate:
     """Check a REN's built-in certificate (metric M, multipliers Λ) in numpy — no solver.
