@@ -5,8 +5,8 @@ second BLAS thread buys little on an idle machine, and on a busy one it costs a 
 threads of each call wait for one another, and a 2-thread OpenBLAS made the gain at
 nx = nv = 32 take 31 s instead of 1.4 s under a load average of 5 on two cores. The limit is
 lifted again on exit (it is process-wide while it holds: BLAS work in other Python threads runs
-on one thread meanwhile); without threadpoolctl it is a no-op. Libraries loaded after the first
-use (CVXOPT's own OpenBLAS) are not limited.
+on one thread meanwhile); without threadpoolctl it is a no-op. Libraries loaded only after the
+first use (usually CVXOPT's own OpenBLAS) are not limited.
 """
 
 from __future__ import annotations
