@@ -1,14 +1,16 @@
 """The fast evaluation paths of the REN and the NeuralODE against their plain references.
 
-Oracles: row-by-row substitution and batched triangular solves for the equilibrium layer, the
-step-by-step autograd REN (``run_reference``), finite differences (``gradcheck``), and for the
-NeuralODE a plain RK4 / Euler loop written out here.
+Oracles: row-by-row substitution and batched triangular solves for the equilibrium layer (Picard
+iteration alone, and switched to rows after a few evaluations), the step-by-step autograd REN
+(``run_reference``), finite differences (``gradcheck``), and for the NeuralODE a plain RK4 / Euler
+loop written out here.
 """
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
+from sysid.models import ren  # noqa: E402
 from sysid.models.ren import RENModule, _adjoint_fixed_point, _fixed_point, _Recurrence  # noqa: E402
 
 F64 = torch.float64
@@ -24,20 +26,22 @@ def sequential_layer(v, D11, sigma):
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 @pytest.mark.parametrize("scale", [0.0, 0.1, 1.0, 5.0])
-def test_fixed_point_equals_row_by_row_solution(activation, scale):
+@pytest.mark.parametrize("picard", [1, 3, None, 12])  # 12 = nv: Picard iteration only
+def test_fixed_point_equals_row_by_row_solution(activation, scale, picard):
     gen = torch.Generator().manual_seed(int(10 * scale))
     nv = 12
     D11 = torch.tril(scale * torch.randn(nv, nv, generator=gen, dtype=F64), diagonal=-1)
     v = 2.0 * torch.randn(64, nv, generator=gen, dtype=F64)
     sigma = torch.relu if activation == "relu" else torch.tanh
-    w = _fixed_point(v, D11.T, activation)
+    w = _fixed_point(v, D11.T, activation, picard)
     ref = sequential_layer(v, D11, sigma)
     assert torch.allclose(w, ref, rtol=0, atol=1e-12 * (1 + ref.abs().max().item()))
     assert torch.allclose(w, sigma(v + w @ D11.T), rtol=0, atol=1e-12 * (1 + ref.abs().max().item()))
 
 
 @pytest.mark.parametrize("scale", [0.0, 0.3, 3.0])
-def test_adjoint_fixed_point_equals_triangular_solve(scale):
+@pytest.mark.parametrize("picard", [1, 3, None, 10])
+def test_adjoint_fixed_point_equals_triangular_solve(scale, picard):
     gen = torch.Generator().manual_seed(7)
     nv = 10
     D11 = torch.tril(scale * torch.randn(nv, nv, generator=gen, dtype=F64), diagonal=-1)
@@ -46,7 +50,7 @@ def test_adjoint_fixed_point_equals_triangular_solve(scale):
     g = torch.randn(32, nv, generator=gen, dtype=F64)
     M = torch.eye(nv, dtype=F64) - D11.T[None] * J[:, None, :]  # I − D11ᵀ J per sample
     mu = torch.linalg.solve(M, g[:, :, None])[:, :, 0]
-    got = _adjoint_fixed_point(g, J, D11)
+    got = _adjoint_fixed_point(g, J, D11, picard)
     assert torch.allclose(got, J * mu, rtol=0, atol=1e-12 * (1 + mu.abs().max().item()))
 
 
@@ -63,7 +67,9 @@ def random_ren(activation, init, kind="contracting", seed=1, nu=2, ny=2, nx=3, n
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 @pytest.mark.parametrize("init,kind", [("random", "contracting"), ("long_memory", "contracting"),
                                        ("random", "lipschitz")])
-def test_ren_fast_run_equals_reference_values_and_gradients(activation, init, kind):
+@pytest.mark.parametrize("picard", [2, 6])  # row by row after 2 evaluations; Picard only (nv = 6)
+def test_ren_fast_run_equals_reference_values_and_gradients(activation, init, kind, picard, monkeypatch):
+    monkeypatch.setattr(ren._Layer.__init__, "__defaults__", (picard,))
     m = random_ren(activation, init, kind)
     gen = torch.Generator().manual_seed(3)
     u = torch.randn(5, 30, 2, generator=gen, dtype=F64, requires_grad=True)
@@ -82,7 +88,9 @@ def test_ren_fast_run_equals_reference_values_and_gradients(activation, init, ki
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
-def test_recurrence_gradcheck(activation):
+@pytest.mark.parametrize("picard", [1, 4])
+def test_recurrence_gradcheck(activation, picard, monkeypatch):
+    monkeypatch.setattr(ren._Layer.__init__, "__defaults__", (picard,))
     gen = torch.Generator().manual_seed(5)
     B, T, nx, nv = 3, 6, 2, 4
     n = nx + nv

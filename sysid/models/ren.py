@@ -35,45 +35,87 @@ _KINDS = ("contracting", "lipschitz", "iqc")
 _ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
 
 
-def _fixed_point(v: torch.Tensor, D11t: torch.Tensor, activation: str, out: torch.Tensor | None = None,
-                 work: torch.Tensor | None = None, out_holds_v: bool = False) -> torch.Tensor:
-    """w = σ(v + w D11ᵀ) for the rows of v (B, nv), D11 strictly lower triangular (D11t = D11ᵀ).
+class _Layer:
+    """Solves the equilibrium layer w = σ(v + w D11ᵀ) (D11 strictly lower triangular) and its
+    adjoint for batches of B rows; buffers and slices are made once, for every step of a window.
 
-    Picard iteration w ← σ(v + w D11ᵀ) from w = σ(v). Because D11 is strictly lower triangular, the
-    k-th iterate has its first k entries final (bit for bit: entry i depends only on entries < i),
-    so the iteration reaches the exact solution — the one the row-by-row substitution computes —
-    after at most nv evaluations and then repeats it exactly. It stops at the first iterate that
-    repeats bit for bit (usually after a few evaluations: D11 starts at zero) or after nv.
-    Three tensor operations per evaluation, against about four per neuron row by row. ``out``
-    (B, nv) receives w (``out_holds_v``: it holds a copy of v on entry); ``work`` a (B, nv) buffer.
+    First the Picard iteration w ← σ(v + w D11ᵀ) from w = σ(v): three tensor operations per
+    evaluation, and its k-th iterate has its first k entries final (entry i depends only on entries
+    < i), so after nv evaluations it is exact and then repeats itself bit for bit. It stops at the
+    first iterate that repeats (usually a few evaluations while D11 is small). If ``picard``
+    evaluations (default 4 in float64, 8 in float32) have not settled it (a large D11), the
+    remaining entries are solved row by row —
+    w_i = σ(v_i + D11[i, :i] w_{:i}), two operations per neuron — in a transposed copy whose
+    rows are contiguous. Either way the result is the exact solution, to rounding.
+
+    The adjoint, J μ for (I − D11ᵀ J) μ = g (J = diag σ'), goes the same way from the last entry up:
+    μ ← g + (J μ) D11, then μ_i = g_i + D11[i+1:, i]ᵀ (J μ)_{i+1:}.
     """
-    a = out if out is not None else torch.empty_like(v)
-    b = work if work is not None else torch.empty_like(v)
-    act = torch.relu_ if activation == "relu" else torch.tanh_
-    act(a if out_holds_v else a.copy_(v))
-    for _ in range(v.shape[1] - 1):
-        act(torch.addmm(v, a, D11t, out=b))
-        if torch.equal(a, b):
-            return a
-        a, b = b, a
-    return a if out is None or a is out else out.copy_(a)
 
+    def __init__(self, D11: torch.Tensor, B: int, activation: str, picard: int | None = None):
+        nv = D11.shape[0]
+        if picard is None:  # float32 evaluations are cheap and settle sooner (measured, benchmarks/training_speed.py)
+            picard = 4 if D11.dtype == torch.float64 else 8
+        self.nv, self.D11, self.D11t, self.m = nv, D11, D11.T, max(1, min(int(picard), nv))
+        self.act = torch.relu_ if activation == "relu" else torch.tanh_
+        new = lambda *shape: D11.new_empty(*shape)  # noqa: E731
+        self.work = [new(B, nv) for _ in range(3)]
+        if self.m < nv:  # row-by-row part: (nv, B) buffers and their per-neuron slices
+            self.vT, self.wT, self.JT, self.row = new(nv, B), new(nv, B), new(nv, B), new(B)
+            self.rows = [D11[i, :i] for i in range(nv)]
+            self.cols = [D11[i + 1:, i] for i in range(nv)]
+            self.v_i, self.w_i, self.J_i = self.vT.unbind(0), self.wT.unbind(0), self.JT.unbind(0)
+            self.w_before = [self.wT[:i].T for i in range(nv)]
+            self.w_after = [self.wT[i + 1:].T for i in range(nv)]
 
-def _adjoint_fixed_point(g: torch.Tensor, J: torch.Tensor, D11: torch.Tensor, out: torch.Tensor | None = None,
-                         work: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-    """J μ for μ = g + (J μ) D11 (rows), i.e. (I − D11ᵀ J) μ = g per sample: the adjoint of
-    :func:`_fixed_point` (J = diag σ'). Exact after at most nv evaluations, from the last entry up.
-    ``out`` (B, nv) receives J μ (it may be g itself); ``work`` three (B, nv) buffers."""
-    a, b, jm = work if work is not None else (torch.empty_like(g), torch.empty_like(g), torch.empty_like(g))
-    a.copy_(g)
-    torch.mul(J, a, out=jm)
-    for _ in range(g.shape[1] - 1):
-        torch.addmm(g, jm, D11, out=b)
-        if torch.equal(a, b):
-            break
-        a, b = b, a
+    def solve(self, v: torch.Tensor, out: torch.Tensor, out_holds_v: bool = False) -> torch.Tensor:
+        """w (B, nv) into ``out`` (``out_holds_v``: it holds a copy of v on entry)."""
+        act, a, b = self.act, out, self.work[0]
+        act(a if out_holds_v else a.copy_(v))
+        for _ in range(self.m - 1):
+            act(torch.addmm(v, a, self.D11t, out=b))
+            if torch.equal(a, b):
+                return out
+            a, b = b, a
+        if self.m == self.nv:
+            return out if a is out else out.copy_(a)
+        self.vT.copy_(v.T)
+        self.wT.copy_(a.T)  # entries < m are final
+        for i in range(self.m, self.nv):
+            act(torch.addmv(self.v_i[i], self.w_before[i], self.rows[i], out=self.w_i[i]))
+        return out.copy_(self.wT.T)
+
+    def adjoint(self, g: torch.Tensor, J: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """J μ (B, nv) into ``out`` (which may be g itself)."""
+        a, b, jm = self.work
+        a.copy_(g)
         torch.mul(J, a, out=jm)
-    return jm if out is None else out.copy_(jm)
+        for _ in range(self.m - 1):
+            torch.addmm(g, jm, self.D11, out=b)
+            if torch.equal(a, b):
+                return out.copy_(jm)
+            a, b = b, a
+            torch.mul(J, a, out=jm)
+        if self.m == self.nv:
+            return out.copy_(jm)
+        self.vT.copy_(g.T)
+        self.JT.copy_(J.T)
+        self.wT.copy_(jm.T)  # (J μ)ᵀ; entries ≥ nv − m are final
+        for i in range(self.nv - self.m - 1, -1, -1):
+            torch.addmv(self.v_i[i], self.w_after[i], self.cols[i], out=self.row)
+            torch.mul(self.J_i[i], self.row, out=self.w_i[i])
+        return out.copy_(self.wT.T)
+
+
+def _fixed_point(v: torch.Tensor, D11t: torch.Tensor, activation: str, picard: int | None = None) -> torch.Tensor:
+    """w = σ(v + w D11ᵀ) for the rows of v (B, nv) (D11t = D11ᵀ); see :class:`_Layer`."""
+    return _Layer(D11t.T, v.shape[0], activation, picard).solve(v, torch.empty_like(v))
+
+
+def _adjoint_fixed_point(g: torch.Tensor, J: torch.Tensor, D11: torch.Tensor,
+                         picard: int | None = None) -> torch.Tensor:
+    """J μ for (I − D11ᵀ J) μ = g per row; see :class:`_Layer`."""
+    return _Layer(D11, g.shape[0], "relu", picard).adjoint(g, J, torch.empty_like(g))
 
 
 def _slope(w: torch.Tensor, activation: str) -> torch.Tensor:
@@ -104,12 +146,11 @@ class _Recurrence(torch.autograd.Function):
         end = x0.new_empty(B, n)  # [x_T, v_T]
         S[0, :, :nx] = x0
         S[0, :, nx:] = v0
-        D11t = D11.T
-        v, work = x0.new_empty(B, n - nx), x0.new_empty(B, n - nx)
+        layer, v = _Layer(D11, B, activation), x0.new_empty(B, n - nx)
         Ss, Us = S.unbind(0), U.unbind(0)
         for t in range(T):
             s = Ss[t]  # holds [x_t, v_t]; v_t is replaced by w_t in place
-            _fixed_point(v.copy_(s[:, nx:]), D11t, activation, out=s[:, nx:], work=work, out_holds_v=True)
+            layer.solve(v.copy_(s[:, nx:]), out=s[:, nx:], out_holds_v=True)
             torch.addmm(Us[t], s, K, out=Ss[t + 1] if t + 1 < T else end)
         ctx.save_for_backward(S, K, D11)
         ctx.activation, ctx.nx = activation, nx
@@ -129,10 +170,10 @@ class _Recurrence(torch.autograd.Function):
         Q[T, :, :nx] = g_end
         Q[T, :, nx:] = 0.0
         Qs, Gs = Q.unbind(0), G.unbind(0)
-        work = tuple(S.new_empty(B, n - nx) for _ in range(3))
+        layer = _Layer(D11, B, ctx.activation)
         for t in range(T - 1, -1, -1):
             q = torch.addmm(Gs[t], Qs[t + 1], Kt, out=Qs[t])
-            _adjoint_fixed_point(q[:, nx:], J[t], D11, out=q[:, nx:], work=work)
+            layer.adjoint(q[:, nx:], J[t], out=q[:, nx:])
         S2 = S.view(-1, n)
         gK = S2.T @ Q[1:].view(-1, n)
         gD = (Q[:T].view(-1, n).T @ S2)[nx:, nx:]  # Σ v̄_tᵀ w_t (v̄_t sits in Q[t])
