@@ -178,3 +178,44 @@ def test_structure_paths_run_on_one_blas_thread():
     before = [d["num_threads"] for d in threadpoolctl.threadpool_info() if d["user_api"] == "blas"]
     assert inside() and all(n == 1 for n in inside())
     assert [d["num_threads"] for d in threadpoolctl.threadpool_info() if d["user_api"] == "blas"] == before
+
+
+@pytest.mark.parametrize("continuous,slopes", [(False, (0.0, 1.0)), (True, (0.0, 1.0)), (False, (-0.5, 2.0)),
+                                               (True, (0.3, 1.5))])
+def test_gain_family_matches_the_gain_lmi_and_its_gradient(continuous, slopes):
+    from sysid.certify._gain import gain_lmi
+    from sysid.core.delta import Nonlinearity
+
+    lure = _continuous_lure(3, 4, 5) if continuous else random_contracting_ren(3, 4, 2, 2, seed=5)[0]
+
+    class Sector(Nonlinearity):
+        alpha, beta = slopes
+
+        def __call__(self, v):
+            return np.clip(v, -1, 1) * slopes[1]
+
+    lure = LureSystem(A=lure.A, B1=lure.B1, B2=lure.B2, C1=lure.C1, D11=0 * lure.D11, D12=lure.D12, C2=lure.C2,
+                      D21=lure.D21, D22=lure.D22, delta=Sector(), dt=lure.dt)
+    nx, nv, nu = 3, 4, 2
+    N = nx + nv + nu
+    K = np.hstack([lure.A, lure.B1, lure.B2])
+    E = np.eye(nx, N)
+    Cy = np.hstack([lure.C2, lure.D21, lure.D22])
+    Eu = np.diag(np.r_[np.zeros(nx + nv), np.ones(nu)])
+    pairs = [(E, K, 2.0)] if continuous else [(K, K, 1.0), (E, E, -1.0)]
+    s = 1.7
+    fam = _firstorder.LMIFamily(nx, pairs, np.hstack([lure.C1, lure.D11, lure.D12]), nx + np.arange(nv), *slopes,
+                                np.zeros((N, N)), consts=[Cy.T @ Cy - s * Eu])
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(nx, nx))
+    P, lam = X @ X.T + np.eye(nx), rng.uniform(0.5, 2, nv)
+    ref = gain_lmi(lure, P, lam, s)
+    assert np.allclose(fam.lmi(P, np.r_[lam, 1.0]), 0.5 * (ref + ref.T), atol=1e-12)
+    G = rng.normal(size=(N, N))
+    G = G + G.T
+    gP, glam = fam.grad(G)
+    z = fam.pack(P, np.r_[lam, 1.0])
+    d = rng.normal(size=z.size)
+    h = 1e-6
+    fd = (np.sum(G * fam.lmi(*fam.unpack(z + h * d))) - np.sum(G * fam.lmi(*fam.unpack(z - h * d)))) / (2 * h)
+    assert fd == pytest.approx(np.concatenate([gP[fam.iu] * fam.w, glam]) @ d, rel=1e-6)

@@ -68,6 +68,10 @@ class LMIFamily:
         self.N, self.nv = L0.shape[0], Rv.shape[0]
         self.iu = np.triu_indices(nx)
         self.w = np.where(self.iu[0] == self.iu[1], 1.0, 2.0)
+        # F or H equal to the selector [I 0] (the state block): products with it are slices
+        E = np.eye(nx, self.N)
+        self._sel = [(F.shape == E.shape and np.array_equal(F, E), H.shape == E.shape and np.array_equal(H, E))
+                     for F, H, _ in pairs]
 
     def unpack(self, z):
         nP = len(self.iu[0])
@@ -80,37 +84,53 @@ class LMIFamily:
         return np.concatenate([P[self.iu], lam])
 
     def lmi(self, P, lam):
+        """L(P, λ), symmetric, shape (N, N)."""
+        nx = self.nx
         L = self.L0.copy()
-        for F, H, c in self.pairs:
-            T = c * (F.T @ P @ H)
-            L += 0.5 * (T + T.T)
+        for (F, H, c), (sF, sH) in zip(self.pairs, self._sel):  # c·FᵀPH, symmetrized at the end
+            if sF and sH:
+                L[:nx, :nx] += c * P
+            elif sF:
+                L[:nx, :] += c * (P @ H)
+            elif sH:
+                L[:, :nx] += c * (F.T @ P)
+            else:
+                L += c * (F.T @ (P @ H))
         lam, ts = lam[:self.nv], lam[self.nv:]
         for t, C in zip(ts, self.consts):
             L += t * C
         if self.nv:
             a, b = self.alpha, self.beta
             RtL = self.Rv.T * lam                     # (N, nv)
-            L += -2 * a * b * (RtL @ self.Rv)
-            cross = np.zeros((self.N, self.N))
-            cross[:, self.iw] = RtL
-            L += (a + b) * (cross + cross.T)
+            if a * b:
+                L += -2 * a * b * (RtL @ self.Rv)
+            L[:, self.iw] += 2 * (a + b) * RtL        # (a+b)(cross + crossᵀ), symmetrized below
             L[self.iw, self.iw] -= 2 * lam
-        return L
+        return 0.5 * (L + L.T)
 
     def grad(self, G):
         """Gradient of ⟨G, L(P, λ)⟩ wrt (P, λ) (G symmetric)."""
-        gP = np.zeros((self.nx, self.nx))
-        for F, H, c in self.pairs:
-            T = c * (F @ G @ H.T)
-            gP += 0.5 * (T + T.T)
+        nx = self.nx
+        gP = np.zeros((nx, nx))
+        for (F, H, c), (sF, sH) in zip(self.pairs, self._sel):
+            if sF and sH:
+                gP += c * G[:nx, :nx]
+            elif sF:
+                gP += c * (G[:nx, :] @ H.T)
+            elif sH:
+                gP += c * (F @ G[:, :nx])
+            else:
+                gP += c * ((F @ G) @ H.T)
+        gP = 0.5 * (gP + gP.T)
         if self.nv:
             a, b = self.alpha, self.beta
             RG = self.Rv @ G
-            glam = (-2 * a * b * np.sum(RG * self.Rv, axis=1) + 2 * (a + b) * RG[np.arange(self.nv), self.iw]
-                    - 2 * G[self.iw, self.iw])
+            glam = 2 * (a + b) * RG[np.arange(self.nv), self.iw] - 2 * G[self.iw, self.iw]
+            if a * b:
+                glam = glam - 2 * a * b * np.einsum("ij,ij->i", RG, self.Rv)
         else:
             glam = np.zeros(0)
-        gt = [float(np.sum(G * C)) for C in self.consts]
+        gt = [float(np.vdot(G, C)) for C in self.consts]
         return gP, np.concatenate([glam, gt])
 
     def scale(self, P, lam) -> float:
@@ -161,7 +181,9 @@ def feasible_point(fam: LMIFamily, P0, lam0, *, need_margin: float, homogeneous:
         m = e[-1]
         ex = np.exp((e - m) / mu)
         val = m + mu * np.log(ex.sum())
-        G = (V * (ex / ex.sum())) @ V.T
+        keep = ex > 1e-18 * ex.sum()              # the rest adds nothing in float64
+        Vk = V[:, keep]
+        G = (Vk * (ex[keep] / ex.sum())) @ Vk.T
         gP, glam = fam.grad(G)
         if homogeneous:  # gradient of f(L/tr): (∇⟨G, L⟩ − ⟨G, L/tr⟩ ∇tr) / tr
             c = float(np.sum(G * L)) / tr
@@ -341,7 +363,7 @@ def gain_firstorder(lure, margin: float, *, coarse_rtol: float = 0.05, fine_rtol
         return P, lam, s_lo, s_hi, total
 
     P, lam, s_lo, s_hi, total = bisect(coarse_rtol, P, lam, s_lo, s_hi, total)
-    P2, s2 = riccati_polish(lure, lam, s_floor, s_hi, margin)
+    P2, s2 = riccati_polish(lure, lam, s_floor, s_hi, margin, guess=s_lo)
     if P2 is not None and s2 < s_hi:
         P, s_hi = P2, s2
     else:  # no Riccati storage for these multipliers: the first-order bisection goes on
@@ -351,7 +373,7 @@ def gain_firstorder(lure, margin: float, *, coarse_rtol: float = 0.05, fine_rtol
 
 
 def riccati_polish(lure, lam, s_lo: float, s_hi: float, margin: float, *, steps: int = 25,
-                   rtol: float = 1e-4):
+                   rtol: float = 1e-4, guess: float | None = None):
     """Best storage P for *fixed* multipliers λ by the Riccati equation of the gain LMI.
 
     With λ fixed the gain LMI is a bounded-real inequality in (x, ν = (w, u)): the supply
@@ -360,8 +382,9 @@ def riccati_polish(lure, lam, s_lo: float, s_hi: float, margin: float, *, steps:
     Q = −Πxx − δI, R = −Πνν − δ·blkdiag(I, 0), S = −Πxν, B = [B1 B2] gives P = −X, and the
     (Δx, Δw) block of the LMI keeps the margin δ (continuous time: the same with
     AᵀX + XA − (XB + S)R⁻¹(BᵀX + Sᵀ) + Q = 0). Bisection on s between ``s_lo`` (a lower
-    bound) and ``s_hi`` to the relative tolerance ``rtol``; the value kept is the exact Schur
-    recomputation at P (re-checked later by the caller).
+    bound) and ``s_hi`` to the relative tolerance ``rtol``, the first split at ``guess`` when
+    it lies inside; the value kept is the exact Schur recomputation at P (re-checked later by
+    the caller).
     """
     import warnings
 
@@ -381,7 +404,12 @@ def riccati_polish(lure, lam, s_lo: float, s_hi: float, margin: float, *, steps:
     best_P, best_s = None, np.inf
     lo, hi = s_lo, s_hi
     for _ in range(steps):
-        s = hi if best_P is None else 0.5 * (lo + hi)
+        if best_P is None:
+            s = hi
+        elif guess is not None and lo < guess < hi:
+            s, guess = guess, None
+        else:
+            s = 0.5 * (lo + hi)
         Pi = 0.5 * (Pi0 + Pi0.T) - s * Eu
         Q, S, R = -Pi[:nx, :nx] - margin * np.eye(nx), -Pi[:nx, nx:], -Pi[nx:, nx:] - margin * Ew
         X = None
