@@ -6,8 +6,10 @@ Same window length T, batch size and thread count for every model; one iteration
 pass over the batch of windows, the loss, the backward pass and an Adam step (sysid: the engine's
 own loss function, windows started by the ``Zero`` strategy — the cheapest start, as SUBNET's
 encoder is part of its own iteration). Cascaded-tanks sized problem: nu = ny = 1, nx = 4 (REN:
-nv = 16 and 32, LSTM: 16 units), float32 and float64. Reports CPU seconds per iteration (process time,
-so a loaded machine inflates it less; the load average is recorded) and the ratio to SUBNET.
+nv = 16 and 32, from the default start (D11 = 0) and from a random one (a large D11, the
+equilibrium layer's worst case); LSTM: 16 units), float32 and float64. Reports CPU seconds per
+iteration (process time, so a loaded machine inflates it less; the load average is recorded) and
+the ratio to SUBNET.
 Writes benchmarks/results/training_speed.json and .md.
 """
 
@@ -110,6 +112,12 @@ def main(argv=None):
             "LSTM (16 units)": lambda: LSTMModule(1, 1, n_units=16),
             "REN (nx 4, nv 16)": lambda: RENModule(1, 1, nx=4, nv=16, seed=0, dtype=dtype),
             "REN (nx 4, nv 32)": lambda: RENModule(1, 1, nx=4, nv=32, seed=0, dtype=dtype),
+            # a random X gives a large D11 (‖D11‖∞ ≈ 6–12, more than trained models reach): the
+            # equilibrium layer's worst case
+            "REN (nx 4, nv 16, random init: large D11)": lambda: RENModule(1, 1, nx=4, nv=16, seed=0, dtype=dtype,
+                                                                           init="random"),
+            "REN (nx 4, nv 32, random init: large D11)": lambda: RENModule(1, 1, nx=4, nv=32, seed=0, dtype=dtype,
+                                                                           init="random"),
         }
         base_name = "deepSI SUBNET (nx 4, na = nb = 10)"
         steps = {}
@@ -125,7 +133,7 @@ def main(argv=None):
             rows.append({"model": name, "dtype": str(dtype)[6:], "seconds_per_it": s,
                          "ratio": None if base is None else s / base})
         for r in rows[-len(sec):]:
-            print(f"{r['dtype']:<8}{r['model']:<46}{1e3 * r['seconds_per_it']:9.1f} ms/it   ratio "
+            print(f"{r['dtype']:<8}{r['model']:<50}{1e3 * r['seconds_per_it']:9.1f} ms/it   ratio "
                   f"{'-' if r['ratio'] is None else format(r['ratio'], '.2f')}", flush=True)
     load = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
     meta = {"T": args.T, "batch": args.batch, "threads": args.threads, "its": args.its, "repeats": args.repeats,

@@ -54,6 +54,31 @@ def test_adjoint_fixed_point_equals_triangular_solve(scale, picard):
     assert torch.allclose(got, J * mu, rtol=0, atol=1e-12 * (1 + mu.abs().max().item()))
 
 
+@pytest.mark.parametrize("scale", [0.0, 0.05, 0.5, 5.0])
+def test_default_layer_is_exact_over_many_solves(scale):
+    """The default cap, set by the first solve (Picard for a small D11, rows after two evaluations
+    for a large one), gives the exact solution at every step."""
+    gen = torch.Generator().manual_seed(11)
+    nv, B = 10, 16
+    D11 = torch.tril(scale * torch.randn(nv, nv, generator=gen, dtype=F64), diagonal=-1)
+    fwd, adj = ren._Layer(D11, B, "relu"), ren._Layer(D11, B, "relu")
+    for step in range(4):
+        v = 2.0 * torch.randn(B, nv, generator=gen, dtype=F64)
+        fwd.v.copy_(v.T)
+        w = fwd.solve(torch.empty(nv, B, dtype=F64)).T
+        ref = sequential_layer(v, D11, torch.relu)
+        assert torch.allclose(w, ref, rtol=0, atol=1e-12 * (1 + ref.abs().max().item()))
+        J = (ref > 0).to(F64)
+        g = torch.randn(B, nv, generator=gen, dtype=F64)
+        mu = torch.linalg.solve(torch.eye(nv, dtype=F64) - D11.T[None] * J[:, None, :], g[:, :, None])[:, :, 0]
+        got = adj.adjoint(g.T.contiguous(), J.T.contiguous(), torch.empty(nv, B, dtype=F64)).T
+        assert torch.allclose(got, J * mu, rtol=0, atol=1e-12 * (1 + mu.abs().max().item()))
+        if step == 0 and scale == 0.0:  # settled at the second evaluation: Picard, cap 3
+            assert fwd.m == 3 and adj.m == 3
+        if step == 0 and scale == 5.0:  # Picard would take about nv evaluations: rows after two
+            assert fwd.m == 2
+
+
 def random_ren(activation, init, kind="contracting", seed=1, nu=2, ny=2, nx=3, nv=6):
     kw = {"gamma": 2.0} if kind == "lipschitz" else {}
     m = RENModule(nu, ny, nx=nx, nv=nv, seed=seed, init=init, activation=activation, kind=kind, **kw)
@@ -99,7 +124,7 @@ def test_recurrence_gradcheck(activation, picard, monkeypatch):
         return (s * torch.randn(*shape, generator=gen, dtype=F64)).requires_grad_()
 
     # random values: no pre-activation of the relu falls within eps of its kink
-    x0, v0, U = r(B, nx), r(B, nv), r(T, B, n)
+    x0, v0, U = r(nx, B), r(nv, B), r(T, n, B)  # feature-major: one column per sample
     K = r(n, n, s=0.4)
     D11 = torch.tril(0.8 * torch.randn(nv, nv, generator=gen, dtype=F64), diagonal=-1).requires_grad_()
     def f(x0, v0, U, K, D11):

@@ -36,86 +36,106 @@ _ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
 
 
 class _Layer:
-    """Solves the equilibrium layer w = σ(v + w D11ᵀ) (D11 strictly lower triangular) and its
-    adjoint for batches of B rows; buffers and slices are made once, for every step of a window.
+    """Solves the equilibrium layer w = σ(v + D11 w) (D11 strictly lower triangular) and its adjoint
+    for B samples at once, stored feature-major: v, w (nv, B), one row per neuron. Buffers and
+    slices are made once, for every step of a window.
 
-    First the Picard iteration w ← σ(v + w D11ᵀ) from w = σ(v): three tensor operations per
+    First the Picard iteration w ← σ(v + D11 w) from w = σ(v): three tensor operations per
     evaluation, and its k-th iterate has its first k entries final (entry i depends only on entries
     < i), so after nv evaluations it is exact and then repeats itself bit for bit. It stops at the
-    first iterate that repeats (usually a few evaluations while D11 is small). If ``picard``
-    evaluations (default 4 in float64, 8 in float32) have not settled it (a large D11), the
-    remaining entries are solved row by row —
-    w_i = σ(v_i + D11[i, :i] w_{:i}), two operations per neuron — in a transposed copy whose
-    rows are contiguous. Either way the result is the exact solution, to rounding.
+    first iterate that repeats (a few evaluations while D11 is small). If ``picard`` evaluations
+    have not settled it, the other rows are solved one by one, w_i = σ(v_i + D11[i, :i] w_{:i}):
+    two operations per neuron. Either way the result is the exact solution, to rounding. By default
+    the first solve runs Picard to the end and its count sets the cap for the window's other steps
+    (:meth:`_settled`): the rows after two evaluations when Picard would cost more.
 
     The adjoint, J μ for (I − D11ᵀ J) μ = g (J = diag σ'), goes the same way from the last entry up:
-    μ ← g + (J μ) D11, then μ_i = g_i + D11[i+1:, i]ᵀ (J μ)_{i+1:}.
+    μ ← g + D11ᵀ (J μ), then μ_i = g_i + D11[i+1:, i]ᵀ (J μ)_{i+1:}.
     """
 
     def __init__(self, D11: torch.Tensor, B: int, activation: str, picard: int | None = None):
         nv = D11.shape[0]
-        if picard is None:  # float32 evaluations are cheap and settle sooner (measured, benchmarks/training_speed.py)
-            picard = 4 if D11.dtype == torch.float64 else 8
-        self.nv, self.D11, self.D11t, self.m = nv, D11, D11.T, max(1, min(int(picard), nv))
+        self.nv, self.D11, self.D11t, self.B = nv, D11, D11.T, B
+        self.adapt = picard is None
+        self.m = nv if picard is None else max(1, min(int(picard), nv))
         self.act = torch.relu_ if activation == "relu" else torch.tanh_
-        new = lambda *shape: D11.new_empty(*shape)  # noqa: E731
-        self.work = [new(B, nv) for _ in range(3)]
-        if self.m < nv:  # row-by-row part: (nv, B) buffers and their per-neuron slices
-            self.vT, self.wT, self.JT, self.row = new(nv, B), new(nv, B), new(nv, B), new(B)
-            self.rows = [D11[i, :i] for i in range(nv)]
-            self.cols = [D11[i + 1:, i] for i in range(nv)]
-            self.v_i, self.w_i, self.J_i = self.vT.unbind(0), self.wT.unbind(0), self.JT.unbind(0)
-            self.w_before = [self.wT[:i].T for i in range(nv)]
-            self.w_after = [self.wT[i + 1:].T for i in range(nv)]
+        new = lambda: D11.new_empty(nv, B)  # noqa: E731
+        self.v, self.work, self.W, self.g, self.J = new(), new(), new(), new(), new()
+        self.row = D11.new_empty(B)
+        if self.m < nv or self.adapt:  # per-neuron slices for the row-by-row part
+            self.D11_rows = [D11[i, :i] for i in range(nv)]
+            self.D11_cols = [D11[i + 1:, i] for i in range(nv)]
+            self.v_i, self.W_i = self.v.unbind(0), self.W.unbind(0)
+            self.g_i, self.J_i = self.g.unbind(0), self.J.unbind(0)
+            self.W_before = [self.W[:i].T for i in range(nv)]
+            self.W_after = [self.W[i + 1:].T for i in range(nv)]
 
-    def solve(self, v: torch.Tensor, out: torch.Tensor, out_holds_v: bool = False) -> torch.Tensor:
-        """w (B, nv) into ``out`` (``out_holds_v``: it holds a copy of v on entry)."""
-        act, a, b = self.act, out, self.work[0]
+    def _settled(self, k: int) -> None:
+        """After the first solve (which ran Picard until it settled, at evaluation k ≤ nv), choose the
+        cap for the other steps of the window: k + 1 if k evaluations cost less than 2 evaluations and
+        nv − 2 rows, else 2 (then rows). Cost in units of one small operation (about 2 µs): an
+        evaluation is 3 of them plus its nv²B multiply-adds (about 1.1e-5 units each in float32,
+        3.2e-5 in float64, measured on the benchmark machine), a row 2."""
+        if not self.adapt:
+            return
+        self.adapt = False
+        flops = (1.1e-5 if self.D11.dtype == torch.float32 else 3.2e-5) * self.nv ** 2 * self.B
+        evaluation, row = 3.0 + flops, 2.0
+        self.m = min(self.nv, k + 1) if k * evaluation <= 2 * evaluation + (self.nv - 2) * row else 2
+
+    def solve(self, out: torch.Tensor, out_holds_v: bool = False) -> torch.Tensor:
+        """w (nv, B) into ``out`` for v in ``self.v`` (``out_holds_v``: ``out`` holds a copy of it)."""
+        act, v, a, b, m = self.act, self.v, out, self.work, self.m
         act(a if out_holds_v else a.copy_(v))
-        for _ in range(self.m - 1):
-            act(torch.addmm(v, a, self.D11t, out=b))
+        for k in range(2, m + 1):  # evaluation k
+            act(torch.addmm(v, self.D11, a, out=b))
             if torch.equal(a, b):
+                self._settled(k)
                 return out
             a, b = b, a
-        if self.m == self.nv:
+        if m == self.nv:  # exact after nv evaluations
+            self._settled(m)
             return out if a is out else out.copy_(a)
-        self.vT.copy_(v.T)
-        self.wT.copy_(a.T)  # entries < m are final
-        for i in range(self.m, self.nv):
-            act(torch.addmv(self.v_i[i], self.w_before[i], self.rows[i], out=self.w_i[i]))
-        return out.copy_(self.wT.T)
+        self.W.copy_(a)  # rows < m are final
+        for i in range(m, self.nv):
+            act(torch.addmv(self.v_i[i], self.W_before[i], self.D11_rows[i], out=self.W_i[i]))
+        return out.copy_(self.W)
 
     def adjoint(self, g: torch.Tensor, J: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """J μ (B, nv) into ``out`` (which may be g itself)."""
-        a, b, jm = self.work
+        """J μ (nv, B) into ``out`` (which may be g itself)."""
+        a, b, jm, m = self.v, self.work, self.W, self.m
         a.copy_(g)
         torch.mul(J, a, out=jm)
-        for _ in range(self.m - 1):
-            torch.addmm(g, jm, self.D11, out=b)
+        for k in range(2, m + 1):
+            torch.addmm(g, self.D11t, jm, out=b)
             if torch.equal(a, b):
+                self._settled(k)
                 return out.copy_(jm)
             a, b = b, a
             torch.mul(J, a, out=jm)
-        if self.m == self.nv:
+        if m == self.nv:
+            self._settled(m)
             return out.copy_(jm)
-        self.vT.copy_(g.T)
-        self.JT.copy_(J.T)
-        self.wT.copy_(jm.T)  # (J μ)ᵀ; entries ≥ nv − m are final
-        for i in range(self.nv - self.m - 1, -1, -1):
-            torch.addmv(self.v_i[i], self.w_after[i], self.cols[i], out=self.row)
-            torch.mul(self.J_i[i], self.row, out=self.w_i[i])
-        return out.copy_(self.wT.T)
+        self.g.copy_(g)
+        self.J.copy_(J)  # jm = J μ sits in W; rows ≥ nv − m are final
+        for i in range(self.nv - m - 1, -1, -1):
+            torch.addmv(self.g_i[i], self.W_after[i], self.D11_cols[i], out=self.row)
+            torch.mul(self.J_i[i], self.row, out=self.W_i[i])
+        return out.copy_(self.W)
 
 
 def _fixed_point(v: torch.Tensor, D11t: torch.Tensor, activation: str, picard: int | None = None) -> torch.Tensor:
     """w = σ(v + w D11ᵀ) for the rows of v (B, nv) (D11t = D11ᵀ); see :class:`_Layer`."""
-    return _Layer(D11t.T, v.shape[0], activation, picard).solve(v, torch.empty_like(v))
+    layer = _Layer(D11t.T, v.shape[0], activation, picard)
+    layer.v.copy_(v.T)
+    return layer.solve(torch.empty_like(layer.v)).T
 
 
 def _adjoint_fixed_point(g: torch.Tensor, J: torch.Tensor, D11: torch.Tensor,
                          picard: int | None = None) -> torch.Tensor:
-    """J μ for (I − D11ᵀ J) μ = g per row; see :class:`_Layer`."""
-    return _Layer(D11, g.shape[0], "relu", picard).adjoint(g, J, torch.empty_like(g))
+    """J μ for (I − D11ᵀ J) μ = g per row of g (B, nv); see :class:`_Layer`."""
+    layer = _Layer(D11, g.shape[0], "relu", picard)
+    return layer.adjoint(g.T.contiguous(), J.T.contiguous(), torch.empty_like(layer.v)).T
 
 
 def _slope(w: torch.Tensor, activation: str) -> torch.Tensor:
@@ -126,58 +146,58 @@ def _slope(w: torch.Tensor, activation: str) -> torch.Tensor:
 class _Recurrence(torch.autograd.Function):
     """The REN's time loop, with a hand-written backward (back-propagation through time).
 
-    With s_t = [x_t, w_t] (B, nx + nv) and p_t = [x_{t+1}, v_{t+1}]:
+    Feature-major (one column per sample): with s_t = [x_t; w_t] (nx + nv, B) and
+    p_t = [x_{t+1}; v_{t+1}],
 
-        w_t = σ(v_t + w_t D11ᵀ),   p_t = s_t K + U_t,   K = [[Aᵀ, AᵀC1ᵀ], [B1ᵀ, B1ᵀC1ᵀ]],
+        w_t = σ(v_t + D11 w_t),   p_t = K s_t + U_t,   K = [[A, B1], [C1 A, C1 B1]],
 
-    U_t = [ux_t, ux_t C1ᵀ + ub_{t+1}] (v_{t+1} = C1 x_{t+1} + ub_{t+1} without a second product).
-    Forward: no autograd graph — one matrix product and the equilibrium layer per step, written
-    in place into a preallocated S (T, B, nx + nv), S[t] = s_t; returns S and x_T. Backward: the
-    adjoint recursion q_t = G_t + p̄_t Kᵀ, v̄_t = J_t μ with (I − D11ᵀ J_t) μ = q_t[nx:], p̄_{t−1} =
-    [q_t[:nx], v̄_t]; the parameter gradients are two products over all steps at the end
-    (K̄ = Σ s_tᵀ p̄_t, D̄11 = tril(Σ v̄_tᵀ w_t, −1)). Once differentiable.
+    U_t = [ux_t; C1 ux_t + ub_{t+1}] (v_{t+1} = C1 x_{t+1} + ub_{t+1} without a second product).
+    Forward: no autograd graph — one matrix product and the equilibrium layer (:class:`_Layer`) per
+    step, written in place into a preallocated S (T, nx + nv, B), S[t] = s_t; returns S and x_T
+    (nx, B). Backward: the adjoint recursion q_t = G_t + Kᵀ p̄_t, v̄_t = J_t μ with
+    (I − D11ᵀ J_t) μ = q_t[nx:], p̄_{t−1} = [q_t[:nx]; v̄_t]; the parameter gradients are batched
+    products over all steps at the end (K̄ = Σ p̄_t s_tᵀ, D̄11 = tril(Σ v̄_t w_tᵀ, −1)). Once
+    differentiable.
     """
 
     @staticmethod
     def forward(ctx, x0, v0, U, K, D11, activation: str):
-        T, B, n = U.shape
-        nx = x0.shape[1]
-        S = x0.new_empty(T, B, n)
-        end = x0.new_empty(B, n)  # [x_T, v_T]
-        S[0, :, :nx] = x0
-        S[0, :, nx:] = v0
-        layer, v = _Layer(D11, B, activation), x0.new_empty(B, n - nx)
-        Ss, Us = S.unbind(0), U.unbind(0)
+        T, n, B = U.shape
+        nx = x0.shape[0]
+        S = x0.new_empty(T, n, B)
+        end = x0.new_empty(n, B)  # [x_T; v_T]
+        S[0, :nx] = x0
+        S[0, nx:] = v0
+        layer = _Layer(D11, B, activation)
+        Ss, Ws, Us = S.unbind(0), S[:, nx:].unbind(0), U.unbind(0)
         for t in range(T):
-            s = Ss[t]  # holds [x_t, v_t]; v_t is replaced by w_t in place
-            layer.solve(v.copy_(s[:, nx:]), out=s[:, nx:], out_holds_v=True)
-            torch.addmm(Us[t], s, K, out=Ss[t + 1] if t + 1 < T else end)
+            layer.v.copy_(Ws[t])  # S[t] holds [x_t; v_t]; v_t is replaced by w_t in place
+            layer.solve(Ws[t], out_holds_v=True)
+            torch.addmm(Us[t], K, Ss[t], out=Ss[t + 1] if t + 1 < T else end)
         ctx.save_for_backward(S, K, D11)
         ctx.activation, ctx.nx = activation, nx
-        return S, end[:, :nx].clone()
+        return S, end[:nx].clone()
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, G, g_end):
         S, K, D11 = ctx.saved_tensors
         nx = ctx.nx
-        T, B, n = S.shape
-        J = _slope(S[:, :, nx:], ctx.activation).unbind(0)
+        T, n, B = S.shape
+        J = _slope(S[:, nx:], ctx.activation).unbind(0)
         Kt = K.T
-        G = G.contiguous()
-        # Q[t + 1] = p̄_t (the gradient of U_t) for t = T − 1 … 0, and Q[0] = [x̄_0, v̄_0]
-        Q = S.new_empty(T + 1, B, n)
-        Q[T, :, :nx] = g_end
-        Q[T, :, nx:] = 0.0
-        Qs, Gs = Q.unbind(0), G.unbind(0)
+        # Q[t + 1] = p̄_t (the gradient of U_t) for t = T − 1 … 0, and Q[0] = [x̄_0; v̄_0]
+        Q = S.new_empty(T + 1, n, B)
+        Q[T, :nx] = g_end
+        Q[T, nx:] = 0.0
+        Qs, Vs, Gs = Q.unbind(0), Q[:, nx:].unbind(0), G.unbind(0)
         layer = _Layer(D11, B, ctx.activation)
         for t in range(T - 1, -1, -1):
-            q = torch.addmm(Gs[t], Qs[t + 1], Kt, out=Qs[t])
-            layer.adjoint(q[:, nx:], J[t], out=q[:, nx:])
-        S2 = S.view(-1, n)
-        gK = S2.T @ Q[1:].view(-1, n)
-        gD = (Q[:T].view(-1, n).T @ S2)[nx:, nx:]  # Σ v̄_tᵀ w_t (v̄_t sits in Q[t])
-        return Q[0, :, :nx], Q[0, :, nx:], Q[1:], gK, torch.tril(gD, diagonal=-1), None
+            torch.addmm(Gs[t], Kt, Qs[t + 1], out=Qs[t])
+            layer.adjoint(Vs[t], J[t], out=Vs[t])
+        gK = torch.bmm(Q[1:], S.transpose(1, 2)).sum(0)
+        gD = torch.bmm(Q[:T, nx:], S[:, nx:].transpose(1, 2)).sum(0)  # Σ v̄_t w_tᵀ (v̄_t sits in Q[t])
+        return Q[0, :nx], Q[0, nx:], Q[1:], gK, torch.tril(gD, diagonal=-1), None
 
 
 class _EquilibriumLayer(torch.autograd.Function):
@@ -596,15 +616,16 @@ class RENModule(nn.Module):
             return u.new_zeros(B, 0, self.ny), u.new_zeros(B, 0, self.nx), x
         m = self.explicit()
         A, B1, C1, nx = m["A"], m["B1"], m["C1"], self.nx
-        ut = u.transpose(0, 1)  # time first: every (T, B, ·) tensor below is contiguous
-        ub = ut @ m["D12"].T + m["bv"]
-        ux = ut @ m["B2"].T + m["bx"]
-        K = torch.cat([torch.cat([A.T, A.T @ C1.T], dim=1), torch.cat([B1.T, B1.T @ C1.T], dim=1)], dim=0)
-        ub_next = torch.cat([ub[1:], ub.new_zeros(1, B, self.nv)], dim=0)
-        U = torch.cat([ux, ux @ C1.T + ub_next], dim=2)
-        S, xT = _Recurrence.apply(x, x @ C1.T + ub[0], U, K, m["D11"], self.activation)
-        y = S @ torch.cat([m["C2"], m["D21"]], dim=1).T + (ut @ m["D22"].T + m["by"])
-        return y.transpose(0, 1).contiguous(), S[:, :, :nx].transpose(0, 1).contiguous(), xT
+        ut = u.permute(1, 2, 0)  # (T, nu, B): feature-major, one column per sample
+        ub = m["D12"] @ ut + m["bv"][:, None]
+        ux = m["B2"] @ ut + m["bx"][:, None]
+        K = torch.cat([torch.cat([A, B1], dim=1), torch.cat([C1 @ A, C1 @ B1], dim=1)], dim=0)
+        ub_next = torch.cat([ub[1:], ub.new_zeros(1, self.nv, B)], dim=0)
+        U = torch.cat([ux, C1 @ ux + ub_next], dim=1)
+        xc = x.T
+        S, xT = _Recurrence.apply(xc, C1 @ xc + ub[0], U, K, m["D11"], self.activation)
+        y = torch.cat([m["C2"], m["D21"]], dim=1) @ S + (m["D22"] @ ut + m["by"][:, None])
+        return y.permute(2, 0, 1).contiguous(), S[:, :nx].permute(2, 0, 1).contiguous(), xT.T.contiguous()
 
     def run_reference(self, u: torch.Tensor, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """:meth:`run` step by step with autograd (the layer neuron by neuron, :class:`_EquilibriumLayer`):
