@@ -11,8 +11,9 @@ Test systems: contracting RENs built in numpy from the direct parameterization
 (sysid.certify._ren_numpy.random_contracting_ren(n, n, 2, 2, seed=n); ReLU, random biases).
 Both certificates run with the automatic choices (no solver=): from nx + nv = 48 on that is
 the first-order path of sysid.certify._firstorder (contraction: smoothed largest eigenvalue
-minimized by L-BFGS-B; gain: bisection on γ² over the homogenized LMI, then the Riccati storage
-for the multipliers found). Every answer is re-checked strictly in numpy like any other.
+minimized by L-BFGS-B; gain: a coarse bisection on γ² over the homogenized LMI finds the
+multipliers, a Riccati equation the storage and γ² for them). Every answer is re-checked strictly
+in numpy like any other.
 
 Columns: seconds (wall clock, one process, OMP_NUM_THREADS as set by the caller; with --repeat the
 best and the median of the repeats, each repeat a fresh call on the same system); γ the certified

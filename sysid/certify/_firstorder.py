@@ -13,7 +13,10 @@ is never vectorized. The smooth upper bound of its largest eigenvalue
 is minimized over (P, λ ≥ 0) with L-BFGS-B; one evaluation costs one symmetric eigen-
 decomposition of L and a few products with the data (O(N³)), and its gradient is
 Σⱼ cⱼ sym(FⱼGHⱼᵀ) for P and tr(QᵢG) for λᵢ with G = V softmax(eig/μ) Vᵀ. μ is lowered
-(continuation) when the minimizer stalls. The search stops at the first point where
+(continuation, from a fraction of the eigenvalue spread at the start) when the minimizer
+stalls or its evaluations for that μ run out. For the gain the search only supplies the
+multipliers: the storage and γ² for them come from a Riccati equation
+(:func:`riccati_polish`). The search stops at the first point where
 λ_max(L) is below minus the re-check threshold (half the margin and the rounding bound),
 and that point is then re-checked by :func:`._verify.verify` like any solver output: the
 path can fail to find a certificate (then nothing is claimed), never certify a false one.
