@@ -26,7 +26,8 @@ class SweepResult:
         validation data by :func:`sysid.compare`, averaged over its records), ``score`` (the
         metric averaged over outputs), ``fit_seconds`` (wall), ``cpu_seconds`` (of the trial's
         process during the fit), ``threads`` (torch's), ``epochs`` (trained), ``history``
-        (the :class:`sysid.training.TrainResult` fields), ``warnings``.
+        (the :class:`sysid.training.TrainResult` fields; with ``refit`` the validating run is its
+        ``selection``), ``warnings``, ``evaluation`` (the result of ``evaluate=``).
     best_estimator : estimator or None
         The fitted estimator of the best ``"ok"`` trial (None when no trial succeeded).
     metric : str

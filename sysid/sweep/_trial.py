@@ -46,8 +46,8 @@ def _run_trial(spec: dict, template, data, val, score_kwargs: dict, threads: int
                     record["history"] = _history(h)
                     record["epochs"] = _epochs(h)
                 elif seen:
-                    record["history"] = {"loss": [a for a, _ in seen], "val_loss": [b for _, b in seen if b is not None],
-                                         "stopped": "error"}
+                    record["history"] = {"loss": [a for a, _ in seen],
+                                         "val_loss": [b for _, b in seen if b is not None], "stopped": "error"}
                     record["epochs"] = len(seen)
             from ..core.compare import compare
 
