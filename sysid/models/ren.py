@@ -61,14 +61,11 @@ class _Layer:
         self.act = torch.relu_ if activation == "relu" else torch.tanh_
         new = lambda: D11.new_empty(nv, B)  # noqa: E731
         self.v, self.work, self.W, self.g, self.J = new(), new(), new(), new(), new()
-        self.row = D11.new_empty(B)
-        if self.m < nv or self.adapt:  # per-neuron slices for the row-by-row part
-            self.D11_rows = [D11[i, :i] for i in range(nv)]
-            self.D11_cols = [D11[i + 1:, i] for i in range(nv)]
-            self.v_i, self.W_i = self.v.unbind(0), self.W.unbind(0)
-            self.g_i, self.J_i = self.g.unbind(0), self.J.unbind(0)
-            self.W_before = [self.W[:i].T for i in range(nv)]
-            self.W_after = [self.W[i + 1:].T for i in range(nv)]
+        if self.m < nv or self.adapt:  # per-neuron slices for the row-by-row part, in solving order
+            v_i, W_i, g_i, J_i = self.v.unbind(0), self.W.unbind(0), self.g.unbind(0), self.J.unbind(0)
+            self.rows = [(v_i[i], self.W[:i].T, D11[i, :i], W_i[i]) for i in range(nv)]
+            self.rows_adjoint = [(g_i[i], self.W[i + 1:].T, D11[i + 1:, i], J_i[i], W_i[i])
+                                 for i in range(nv - 1, -1, -1)]
 
     def _settled(self, k: int) -> None:
         """After the first solve (which ran Picard until it settled, at evaluation k ≤ nv), choose the
@@ -97,8 +94,9 @@ class _Layer:
             self._settled(m)
             return out if a is out else out.copy_(a)
         self.W.copy_(a)  # rows < m are final
-        for i in range(m, self.nv):
-            act(torch.addmv(self.v_i[i], self.W_before[i], self.D11_rows[i], out=self.W_i[i]))
+        addmv = torch.addmv
+        for v_i, W_before, D11_row, W_i in self.rows[m:]:
+            act(addmv(v_i, W_before, D11_row, out=W_i))
         return out.copy_(self.W)
 
     def adjoint(self, g: torch.Tensor, J: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
@@ -118,9 +116,9 @@ class _Layer:
             return out.copy_(jm)
         self.g.copy_(g)
         self.J.copy_(J)  # jm = J μ sits in W; rows ≥ nv − m are final
-        for i in range(self.nv - m - 1, -1, -1):
-            torch.addmv(self.g_i[i], self.W_after[i], self.D11_cols[i], out=self.row)
-            torch.mul(self.J_i[i], self.row, out=self.W_i[i])
+        addmv = torch.addmv
+        for g_i, W_after, D11_col, J_i, W_i in self.rows_adjoint[m:]:
+            addmv(g_i, W_after, D11_col, out=W_i).mul_(J_i)
         return out.copy_(self.W)
 
 
@@ -169,11 +167,12 @@ class _Recurrence(torch.autograd.Function):
         S[0, :nx] = x0
         S[0, nx:] = v0
         layer = _Layer(D11, B, activation)
-        Ss, Ws, Us = S.unbind(0), S[:, nx:].unbind(0), U.unbind(0)
-        for t in range(T):
-            layer.v.copy_(Ws[t])  # S[t] holds [x_t; v_t]; v_t is replaced by w_t in place
-            layer.solve(Ws[t], out_holds_v=True)
-            torch.addmm(Us[t], K, Ss[t], out=Ss[t + 1] if t + 1 < T else end)
+        Ss = S.unbind(0)
+        v, solve, addmm = layer.v, layer.solve, torch.addmm
+        for s, w, u, s_next in zip(Ss, S[:, nx:].unbind(0), U.unbind(0), Ss[1:] + (end,)):
+            v.copy_(w)  # s holds [x_t; v_t]; v_t is replaced by w_t in place
+            solve(w, out_holds_v=True)
+            addmm(u, K, s, out=s_next)
         ctx.save_for_backward(S, K, D11)
         ctx.activation, ctx.nx = activation, nx
         return S, end[:nx].clone()
@@ -191,10 +190,10 @@ class _Recurrence(torch.autograd.Function):
         Q[T, :nx] = g_end
         Q[T, nx:] = 0.0
         Qs, Vs, Gs = Q.unbind(0), Q[:, nx:].unbind(0), G.unbind(0)
-        layer = _Layer(D11, B, ctx.activation)
+        adjoint, addmm = _Layer(D11, B, ctx.activation).adjoint, torch.addmm
         for t in range(T - 1, -1, -1):
-            torch.addmm(Gs[t], Kt, Qs[t + 1], out=Qs[t])
-            layer.adjoint(Vs[t], J[t], out=Vs[t])
+            addmm(Gs[t], Kt, Qs[t + 1], out=Qs[t])
+            adjoint(Vs[t], J[t], out=Vs[t])
         gK = torch.bmm(Q[1:], S.transpose(1, 2)).sum(0)
         gD = torch.bmm(Q[:T, nx:], S[:, nx:].transpose(1, 2)).sum(0)  # Σ v̄_t w_tᵀ (v̄_t sits in Q[t])
         return Q[0, :nx], Q[0, nx:], Q[1:], gK, torch.tril(gD, diagonal=-1), None
