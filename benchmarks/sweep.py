@@ -20,9 +20,10 @@ their best validation loss within about 15 epochs, so a longer budget only adds 
 estimator's own early stopping would cut) and whatever ``--set`` gives. With the default patience
 (40) no trial stops early on its own within 30 epochs, so the full grid trains every epoch; ``--set
 patience=10`` measures ASHA against a grid whose trials do stop on their own. The ASHA settings
-(grace period 8 epochs, reduction factor 3: one rung, at epoch 8, and a second at 24) give the
-learning rates swept time to get past the first epochs, where a larger learning rate's validation
-loss rises before it falls.
+(grace period 8 epochs, reduction factor 4: one rung, at epoch 8; the next, 32, is past the end)
+give the learning rates swept time to get past the first epochs, where a larger learning rate's
+validation loss rises before it falls. With reduction factor 3 there is a second rung, at epoch
+24, where a trial whose validation loss is still falling can be stopped.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", nargs="+", default=["local1", "local2", "ray", "ray_asha"],
                     choices=["local1", "local2", "ray", "ray_asha"])
     ap.add_argument("--grace", type=int, default=8, help="ASHA's grace period in epochs")
-    ap.add_argument("--reduction", type=float, default=3.0, help="ASHA's reduction factor")
+    ap.add_argument("--reduction", type=float, default=4.0, help="ASHA's reduction factor")
     ap.add_argument("--out", default=RESULTS)
     args = ap.parse_args(argv)
 
