@@ -46,7 +46,8 @@ CASES = {  # (nu, ny, x0, loss, horizon, batch_size): SISO and MIMO, fitted x0 (
 
 
 def _config(batch_size):
-    return TrainConfig(epochs=6, lr=2e-2, batch_size=batch_size, seed=3, patience=None)
+    # a short warm-up and the moving average run through both paths too
+    return TrainConfig(epochs=6, lr=2e-2, batch_size=batch_size, seed=3, patience=None, warmup=3)
 
 
 def _worker(rank, world, port, out):

@@ -127,7 +127,8 @@ def normalized_sim_mse(est, data):
 @pytest.mark.parametrize("init", ["long_memory", "random", "linear"])
 def test_training_reduces_the_loss(init):
     data = plant_data(1, 1, N=300)
-    kw = dict(nx=2, nv=4, lr=1e-2, horizon=60, burn_in=10, batch_size=2, seed=0, init=init)
+    kw = dict(nx=2, nv=4, lr=1e-2, horizon=60, burn_in=10, batch_size=2, seed=0, init=init, loss="truncated",
+              warmup=None, average=None, refit=False)
     start = REN(epochs=0, **kw).fit(data)
     est = REN(epochs=30, **kw).fit(data)
     assert len(est.history_.loss) == 30
@@ -138,7 +139,8 @@ def test_training_reduces_the_loss(init):
 @pytest.mark.parametrize("x0", ["burn_in", "fit", "zero"])
 def test_other_initial_state_strategies_train(x0):
     data = plant_data(1, 1, N=300)
-    kw = dict(nx=2, nv=4, lr=1e-2, horizon=50, batch_size=3, seed=0, init="long_memory", x0=x0)
+    kw = dict(nx=2, nv=4, lr=1e-2, horizon=50, batch_size=3, seed=0, init="long_memory", x0=x0, loss="truncated",
+              warmup=None, average=None)
     start, est = REN(epochs=0, **kw).fit(data), REN(epochs=10, **kw).fit(data)
     assert normalized_sim_mse(est, data) < 0.8 * normalized_sim_mse(start, data)
     assert est.certificate().certified

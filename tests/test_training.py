@@ -49,7 +49,9 @@ def test_to_lure_equals_the_torch_model_with_normalization_and_fitted_state():
 def test_training_reduces_the_loss_with_every_optimizer():
     d = plant_data()
     for opt, lr in (("adam", 1e-2), ("rmsprop", 1e-2), ("lbfgs", 1.0)):
-        est = NeuralNetStep(nx=2, hidden=8, epochs=15, optimizer=opt, lr=lr, seed=0).fit(d)
+        # the optimizer itself: no warm-up, no averaging, no refit
+        est = NeuralNetStep(nx=2, hidden=8, epochs=15, optimizer=opt, lr=lr, seed=0, warmup=None, average=None,
+                            loss="truncated", horizon=100, batch_size=16, refit=False).fit(d)
         assert est.history_.loss[-1] < 0.7 * est.history_.loss[0], opt
     res = compare(est, d, x0="estimate")
     assert res.fit_percent[0] > 50
@@ -209,7 +211,7 @@ def test_neural_ode_on_irregular_samples():
     t[0] = 0.0
     d = datasets.spiral_source(t=t)
     assert not d.train[0].is_uniform
-    est = NeuralODE(hidden=16, epochs=60, seed=0).fit(d.train)
+    est = NeuralODE(hidden=16, epochs=60, seed=0, warmup=None, average=None).fit(d.train)
     assert est.history_.loss[-1] < 0.2 * est.history_.loss[0]
     res = compare(est, d.train[0], x0=d.train[0].y[0])
     np.testing.assert_allclose(res.y_model, est.simulate(np.zeros((25, 0)), x0=d.train[0].y[0], t=t))

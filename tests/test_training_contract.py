@@ -87,10 +87,61 @@ def test_default_start_is_the_linear_model_and_never_lost():
 
 def test_validation_is_carved_from_the_end_of_each_record_by_default():
     d = plant(N=200)
-    est = NeuralNetStep(nx=2, hidden=4, epochs=3).fit(d)
-    assert len(est.history_.val_loss) == 3
+    est = NeuralNetStep(nx=2, hidden=4, epochs=3, refit=False).fit(d)
+    assert len(est.history_.val_loss) == 3 and est.history_.selection is None
     none = NeuralNetStep(nx=2, hidden=4, epochs=3, val_fraction=0.0).fit(d)
-    assert none.history_.val_loss == []
+    assert none.history_.val_loss == [] and none.history_.selection is None
+
+
+@pytest.mark.parametrize("cls, kw", [(NeuralNetStep, dict(nx=2, hidden=4)), (REN, dict(nx=2, nv=4))])
+def test_refit_trains_again_on_all_data_for_the_chosen_epochs(cls, kw):
+    """The carved validation chooses the number of epochs; the returned model is exactly the
+    model trained from the same start on every sample for that many epochs."""
+    d = plant(N=400)
+    est = cls(**kw, epochs=6, patience=2, lr=3e-3).fit(d)
+    sel = est.history_.selection
+    assert sel is not None and len(sel.val_loss) == len(sel.loss) >= 1 and sel.improved
+    n = sel.best_epoch + 1
+    assert len(est.history_.loss) == n and est.history_.val_loss == []
+    assert est.history_.best_epoch == n - 1  # the last epoch is returned, even if an earlier one fit better
+    same = cls(**kw, epochs=n, patience=None, lr=3e-3, val_fraction=0.0, restore_best=False).fit(d)
+    for (k, a), b in zip(est.module_.state_dict().items(), same.module_.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
+    # the validation part is used only to choose: without refit the model saw 4/5 of the data
+    part = cls(**kw, epochs=6, patience=2, lr=3e-3, refit=False).fit(d)
+    assert part.history_.selection is None and len(part.history_.val_loss) == len(sel.val_loss)
+    np.testing.assert_allclose(part.history_.val_loss, sel.val_loss, rtol=1e-12)
+    # given validation data: no carving, no refit
+    given = cls(**kw, epochs=3, lr=1e-2).fit(d, val=plant(N=200, seed=1))
+    assert given.history_.selection is None and len(given.history_.val_loss) == 3
+
+
+def test_refit_is_skipped_when_nothing_improved_or_a_callback_stopped():
+    d = plant(N=300)
+    stopped = NeuralNetStep(nx=2, hidden=4, epochs=10).fit(d, callback=lambda e, t, v: e >= 1)
+    assert stopped.history_.stopped == "callback" and stopped.history_.selection is None
+    with pytest.raises(ValueError, match="'refit' parameter of NeuralNetStep must be True or False"):
+        NeuralNetStep(refit="yes").fit(d)
+
+
+def test_warmup_raises_the_learning_rate_linearly_then_decays_per_epoch():
+    from sysid.training._engine import _Schedule
+
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.Adam([p], lr=0.1)
+    sched = _Schedule(opt, TrainConfig(lr=0.1, warmup=4, lr_decay=0.5))
+    seen = [opt.param_groups[0]["lr"]]
+    for _ in range(5):
+        sched.step()
+        seen.append(opt.param_groups[0]["lr"])
+    np.testing.assert_allclose(seen, [0.025, 0.05, 0.075, 0.1, 0.1, 0.1], rtol=1e-15)
+    sched.epoch()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.05, rel=1e-15)
+    opt2 = torch.optim.LBFGS([p], lr=1.0)  # no warm-up for L-BFGS: its line search sets the step
+    _Schedule(opt2, TrainConfig(optimizer="lbfgs", lr=1.0, warmup=4))
+    assert opt2.param_groups[0]["lr"] == 1.0
+    with pytest.raises(ValueError, match="'warmup' parameter of REN"):
+        REN(warmup=0).fit(plant())
 
 
 def test_seed_short_records_train_with_the_defaults():

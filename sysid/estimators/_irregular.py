@@ -179,8 +179,9 @@ class RNNDelta(_IrregularEstimator):
     ----------
     nx : int
         Hidden units.
-    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
-    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
+    epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
+    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    init, normalize, seed, dtype, device, progress
         The shared training settings (:class:`sysid.training.TrainConfig`, docs/training.md);
         ``init`` is ``"random"`` only (no linear start on irregular samples).
 
@@ -218,8 +219,9 @@ class RNNDecay(_IrregularEstimator):
         Hidden units.
     tau0 : float
         Initial decay rate per unit of time (of the data's time unit).
-    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
-    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
+    epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
+    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    init, normalize, seed, dtype, device, progress
         The shared training settings (:class:`sysid.training.TrainConfig`, docs/training.md);
         ``init`` is ``"random"`` only (no linear start on irregular samples).
     """
@@ -253,8 +255,9 @@ class ODERNN(_IrregularEstimator):
         Width of the vector field.
     substeps : int
         RK4 steps per sample interval.
-    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
-    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
+    epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
+    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    init, normalize, seed, dtype, device, progress
         The shared training settings (:class:`sysid.training.TrainConfig`, docs/training.md);
         ``init`` is ``"random"`` only (no linear start on irregular samples).
     """
@@ -302,8 +305,9 @@ class LatentODE(_IrregularEstimator):
         RK4 steps per sample interval of the decoder.
     obs_std : float
     kl_warmup : int
-    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
-    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
+    epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
+    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    init, normalize, seed, dtype, device, progress
         The shared training settings (:class:`sysid.training.TrainConfig`, docs/training.md);
         ``init`` is ``"random"`` only (no linear start on irregular samples).
     """

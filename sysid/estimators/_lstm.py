@@ -36,16 +36,16 @@ class LSTM(NeuralEstimator):
         Hidden units per layer.
     layers : int
         Stacked LSTM layers.
-    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
-    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
+    epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
+    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    init, normalize, seed, dtype, device, progress
         The shared training settings, declared once in :class:`sysid.training.TrainConfig`
-        (docs/training.md). ``init="random"`` (default for the LSTM) is torch's
-        initialization; ``init="linear"`` starts from an N4SID model (order from its singular
-        values): its nx + nu units get the calculated weights of
+        (docs/training.md). ``init="linear"`` (the default) starts from an N4SID model (order
+        from its singular values): its nx + nu units get the calculated weights of
         :func:`sysid.models.lstm_from_lti` (gates saturated, amplitude 1e-3: linear to ~1e-4)
         and the other units read out nothing at first, so the LSTM starts as that linear model
-        — but those small weights leave the linear regime at Adam's first steps unless ``lr`` is
-        about 1e-5, so it is not the default. ``x0="auto"`` starts every window from the state
+        (the warm-up of the learning rate keeps Adam's first steps from throwing it off);
+        ``init="random"`` is torch's initialization. ``x0="auto"`` starts every window from the state
         the LSTM reaches there (``"simulated"``); ``"burn_in"`` runs it over ``burn_in`` past
         samples first — the way it is then used: ``compare(est, data, skip=burn_in)`` or
         ``simulate(u, x0=est.burn_in_state(u_past))``.
@@ -61,7 +61,6 @@ class LSTM(NeuralEstimator):
 
     _owner = "LSTM"
 
-    _train_defaults = {"init": "random"}
     _inits = ("linear", "random")
 
     def __init__(self, n_units: int = 16, *, layers: int = 1, **settings):

@@ -57,8 +57,9 @@ class NeuralNetStep(_StepEstimator):
         A direct term D (only with nx > ny).
     residual : bool
         x(k+1) = x(k) + ... (an identity in A): suits finely sampled plants.
-    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
-    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
+    epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
+    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    init, normalize, seed, dtype, device, progress
         The shared training settings, declared once in :class:`sysid.training.TrainConfig`
         (see there and docs/training.md).
 
@@ -104,8 +105,9 @@ class MatrixStep(_StepEstimator):
     ``init="linear"`` starts from least squares (y = x) or N4SID, ``"random"`` from B̂ = I.
     ``B_hat_`` is B̂ in the exported (physical) coordinates; ``linearize().A`` equals it exactly
     and ``continuous_A_`` = logm(B̂)/Δt.
-    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
-    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
+    epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
+    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    init, normalize, seed, dtype, device, progress
         The shared training settings, declared once in :class:`sysid.training.TrainConfig`
         (see there and docs/training.md).
     """
@@ -174,8 +176,9 @@ class NeuralODE(_ODEEstimator):
         Fixed steps per sample interval.
     hold : {"zoh", "foh"}
     adjoint : bool
-    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
-    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
+    epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
+    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    init, normalize, seed, dtype, device, progress
         The shared training settings, declared once in :class:`sysid.training.TrainConfig`
         (see there and docs/training.md).
     """
@@ -211,8 +214,9 @@ class NeuralODEMatrix(_ODEEstimator):
     (matrix exponential, no integration bias) with L-BFGS in float64; ``M_`` is M in the
     exported coordinates. ``init="linear"`` starts from the continuous-time equivalent of the
     least-squares (y = x) or N4SID model.
-    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
-    patience, loss_threshold, clip_grad, divergence_factor, init, normalize, seed, dtype, device, progress
+    epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
+    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    init, normalize, seed, dtype, device, progress
         The shared training settings, declared once in :class:`sysid.training.TrainConfig`
         (see there and docs/training.md).
     """

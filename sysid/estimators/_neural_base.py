@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
 import numpy as np
 
 from ..core.lure import LureSystem
@@ -64,6 +67,9 @@ def linear_start(records, nx: int | None, *, full_state: bool, feedthrough: bool
         A, B = theta[:, :nx], theta[:, nx:]
         C, D = np.eye(nx), np.zeros((nx, U0.shape[1]))
     else:
+        import warnings
+
+        from ..linear._n4sid import IdentificationWarning
         from ._linear import N4SID
 
         exps = [IOData(u, y, dt=dt) for u, y, *_ in records]
@@ -72,7 +78,10 @@ def linear_start(records, nx: int | None, *, full_state: bool, feedthrough: bool
         errors = []
         for kw in ({}, {"horizon": (nx or 1) + 1}):
             try:
-                lin = N4SID(nx=nx, feedthrough=feedthrough, **kw).fit(exps).system_
+                with warnings.catch_warnings():
+                    # a closed-loop bias only moves the start; training corrects it
+                    warnings.simplefilter("ignore", IdentificationWarning)
+                    lin = N4SID(nx=nx, feedthrough=feedthrough, **kw).fit(exps).system_
                 break
             except ValueError as err:  # short records: the smallest block-Hankel horizon that fits the order
                 errors.append(str(err))
@@ -307,10 +316,6 @@ class NeuralEstimator(BaseEstimator):
         """
         import warnings
 
-        import torch
-
-        from ..training import cut_windows, train
-
         cfg = self._config()
         exps = self._experiments(data)
         vals = self._experiments(val, name="val") if val is not None else None
@@ -335,17 +340,51 @@ class NeuralEstimator(BaseEstimator):
         block = cfg.horizon if (cfg.loss in ("truncated", "kstep") and cfg.horizon) else max(
             1, min(len(r[1]) for r in records) // 10)
         spans, val_spans = (None, None) if vals else self._carve(records, cfg.val_fraction, block)
+        val_records = self._records(vals) if vals else None
+        refit = bool(cfg.refit and spans is not None and cfg.epochs > 0)
+        first = replace(cfg, max_time=cfg.max_time / 2) if (refit and cfg.max_time) else cfg
+        t0 = time.perf_counter()
+        module, strategy, result, validated = self._train_once(
+            records, spans, val_spans, val_records, first, seed, dtype, device, callback, trainer)
+        if first.epochs > 0 and validated and not result.improved:
+            what = "the linear model it started from" if cfg.init == "linear" else "its initialization"
+            warnings.warn(f"{self._owner}: no training epoch improved on {what} on the validation data; that "
+                          "starting model is returned. Try another lr, more epochs or a longer horizon.",
+                          FitWarning, stacklevel=2)
+        if refit and validated and result.improved and result.stopped != "callback":
+            # the validation part chose the number of epochs; train again, from the same start, on
+            # every sample for that many (a fifth of a short record is too much data to leave out)
+            budget = None if cfg.max_time is None else max(cfg.max_time - (time.perf_counter() - t0), 1e-9)
+            again = replace(cfg, epochs=result.best_epoch + 1, max_time=budget, patience=None, restore_best=False)
+            module, strategy, final, _ = self._train_once(
+                records, None, None, None, again, seed, dtype, device, None, trainer)
+            final.selection = result
+            result = final
+        self.module_ = module
+        self.x0_strategy_ = strategy
+        self.history_ = result
+        return self
+
+    def _train_once(self, records, spans, val_spans, val_records, cfg, seed, dtype, device, callback, trainer):
+        """Build, start and train a module on ``records`` (the ``spans`` of them, when carved);
+        (module, strategy, TrainResult, whether validation windows were used)."""
+        import warnings
+
+        import torch
+
+        from ..training import cut_windows, train
+
         head = records if spans is None else [_cut(r, iv) for r, ivs in zip(records, spans) for iv in ivs]
         with torch.random.fork_rng(devices=[]):  # the global generator is left as it was
             torch.manual_seed(seed)
-            module = self._build_module(nu, ny).to(device=device, dtype=dtype)
+            module = self._build_module(self.nu_, self.ny_).to(device=device, dtype=dtype)
         gen = torch.Generator().manual_seed(seed)
         if cfg.init == "linear":
             try:
                 self._init_linear(module, head, gen)
             except NoLinearStart as err:
                 warnings.warn(f"{self._owner}: no linear start ({err}); training starts from the random "
-                              "initialization (init='random' says so explicitly).", FitWarning, stacklevel=2)
+                              "initialization (init='random' says so explicitly).", FitWarning, stacklevel=3)
         strategy = self._strategy(module, cfg)
         strategy.check(module)
         windows = cut_windows(records, loss=cfg.loss, horizon=cfg.horizon, x0=strategy, spans=spans,
@@ -356,8 +395,8 @@ class NeuralEstimator(BaseEstimator):
             from ..training import Zero
 
             vstrategy = Zero()
-        if vals:
-            val_w = cut_windows(self._records(vals), loss=cfg.loss, horizon=cfg.horizon, x0=vstrategy,
+        if val_records:
+            val_w = cut_windows(val_records, loss=cfg.loss, horizon=cfg.horizon, x0=vstrategy,
                                 dtype=dtype, device=device)
         elif val_spans is not None:
             try:
@@ -365,17 +404,11 @@ class NeuralEstimator(BaseEstimator):
                                     dtype=dtype, device=device)
             except ValueError as err:  # the held-out parts are too short for the strategy's past
                 warnings.warn(f"{self._owner}: no validation windows could be cut from the held-out parts ({err}); "
-                              "training without validation. Pass val= or lower burn_in.", FitWarning, stacklevel=2)
+                              "training without validation. Pass val= or lower burn_in.", FitWarning, stacklevel=3)
                 val_w = None
-        self.module_ = module
-        self.x0_strategy_ = strategy
-        self.history_ = (trainer or train)(module, windows, cfg, val=val_w, callback=callback)
-        if cfg.epochs > 0 and val_w and not self.history_.improved:
-            what = "the linear model it started from" if cfg.init == "linear" else "its initialization"
-            warnings.warn(f"{self._owner}: no training epoch improved on {what} on the validation data; that "
-                          "starting model is returned. Try another lr, more epochs or a longer horizon.",
-                          FitWarning, stacklevel=2)
-        return self
+        self.module_ = module  # visible to a callback during training
+        result = (trainer or train)(module, windows, cfg, val=val_w, callback=callback)
+        return module, strategy, result, bool(val_w)
 
     def _x_transform(self):
         # full-state models (y = x): the exported state is the physical output

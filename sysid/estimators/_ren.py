@@ -51,8 +51,9 @@ class REN(NeuralEstimator):
         Initialization: "linear" (default) starts from an N4SID model of order ``nx`` fitted to
         the normalized training data (:meth:`sysid.models.RENModule.init_from_linear`; exact for
         contracting RENs); "long_memory" / "random" see :class:`sysid.models.RENModule`.
-    epochs, max_time, optimizer, lr, lr_decay, batch_size, loss, horizon, x0, burn_in, val_fraction,
-    patience, loss_threshold, clip_grad, divergence_factor, normalize, seed, dtype, device, progress
+    epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
+    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    normalize, seed, dtype, device, progress
         The shared training settings, declared once in :class:`sysid.training.TrainConfig`
         (docs/training.md). ``x0="auto"`` starts every window from the state the current REN
         reaches there when it simulates the whole record from rest (``"simulated"``: truncated

@@ -65,6 +65,14 @@ class TrainConfig:
     lr : float
     lr_decay : float, optional
         The learning rate is multiplied by this factor after every epoch.
+    warmup : int, optional
+        The learning rate rises linearly from lr / warmup to lr over the first ``warmup``
+        optimizer steps (not for L-BFGS), so that the first steps of Adam, whose size is about
+        lr whatever the gradient, do not throw a good (linear) start far off.
+    average : float, optional
+        Decay per optimizer step of an exponential moving average of the weights (Polyak
+        averaging; not for L-BFGS): every epoch is scored with the averaged weights, and those
+        are kept as best and returned. None trains and returns the last iterate.
     batch_size : int, optional
         Windows per optimizer step (all by default).
     loss : {"simulation", "truncated", "kstep"} or sysid.training.Loss
@@ -83,8 +91,17 @@ class TrainConfig:
         weights): every record is cut into blocks of ``horizon`` samples and every k-th block
         (k ≈ 1 / val_fraction) is held out, so validation covers every part of the record; a
         record shorter than 2k blocks gives its last ``val_fraction`` instead. 0 trains on all.
+    refit : bool
+        After training with a validation part carved from the training data (``val_fraction``),
+        train again from the same start on all the data for the number of epochs the validation
+        chose (the first run's history is ``history_.selection``). With ``max_time`` each run
+        gets half of it. No effect when ``val=`` is given or nothing is carved.
     patience : int, optional
         Early stopping: epochs without a better validation loss.
+    restore_best : bool
+        Return the weights of the best epoch (the starting model counts: validation loss if
+        any, else training loss); False returns the last epoch's (the refit run does: its
+        number of epochs was chosen on validation data).
     loss_threshold : float, optional
         Stop once the training loss is below it (the seed's 1e-3 rule).
     clip_grad : float, optional
@@ -107,15 +124,19 @@ class TrainConfig:
     epochs: int = 200
     max_time: float | None = None
     optimizer: str = "adam"
-    lr: float = 5e-3
+    lr: float = 1e-3
     lr_decay: float | None = None
-    batch_size: int | None = 16
-    loss: str = "truncated"
-    horizon: int | None = 100
+    warmup: int | None = 20
+    average: float | None = 0.98
+    batch_size: int | None = 64
+    loss: str = "kstep"
+    horizon: int | None = 50
     x0: str = "auto"
     burn_in: int = 20
     val_fraction: float = 0.2
-    patience: int | None = 40
+    refit: bool = True
+    patience: int | None = 100
+    restore_best: bool = True
     loss_threshold: float | None = None
     clip_grad: float | None = 10.0
     divergence_factor: float = 1e6
@@ -141,6 +162,11 @@ class TrainConfig:
         _choice(self.optimizer, "optimizer", owner, OPTIMIZERS)
         _positive(self.lr, "lr", owner)
         _positive(self.lr_decay, "lr_decay", owner, allow_none=True)
+        _int(self.warmup, "warmup", owner, 1, allow_none=True)
+        if self.average is not None and not (isinstance(self.average, (float, int, np.floating))
+                                             and not isinstance(self.average, bool) and 0 < self.average < 1):
+            raise ValueError(f"The 'average' parameter of {owner} must be a number in (0, 1) (the decay of the "
+                             f"moving average per step) or None. Got {self.average!r} instead.")
         _int(self.batch_size, "batch_size", owner, 1, allow_none=True)
         if not isinstance(self.loss, Loss):
             _choice(self.loss, "loss", owner, LOSSES)
@@ -152,7 +178,12 @@ class TrainConfig:
                 and 0 <= self.val_fraction < 1):
             raise ValueError(f"The 'val_fraction' parameter of {owner} must be a number in [0, 1). "
                              f"Got {self.val_fraction!r} instead.")
+        if not isinstance(self.refit, bool):
+            raise ValueError(f"The 'refit' parameter of {owner} must be True or False. Got {self.refit!r} instead.")
         _int(self.patience, "patience", owner, 1, allow_none=True)
+        if not isinstance(self.restore_best, bool):
+            raise ValueError(f"The 'restore_best' parameter of {owner} must be True or False. "
+                             f"Got {self.restore_best!r} instead.")
         _positive(self.loss_threshold, "loss_threshold", owner, allow_none=True)
         _positive(self.clip_grad, "clip_grad", owner, allow_none=True)
         _positive(self.divergence_factor, "divergence_factor", owner)
@@ -192,6 +223,9 @@ class TrainResult:
     stopped : str
         "max_iter", "max_time", "loss_threshold", "early_stopping" or "converged" (L-BFGS:
         the loss stopped changing).
+    selection : TrainResult or None
+        With ``refit``: the first run, on the training part, whose validation chose the
+        number of epochs of this one.
     """
 
     loss: list = field(default_factory=list)
@@ -201,6 +235,7 @@ class TrainResult:
     best_epoch: int = -1
     best_loss: float = math.inf
     stopped: str = "max_iter"
+    selection: "TrainResult | None" = None
 
     @property
     def improved(self) -> bool:

@@ -25,7 +25,7 @@ from torch import nn
 
 from ..models._protocol import check_sequence_module
 from ._config import TrainConfig, TrainResult
-from ._engine import _check, _optimizer, _Progress, _refresh, _strategies, _trainable
+from ._engine import _Average, _check, _optimizer, _Progress, _refresh, _Schedule, _strategies, _trainable
 
 __all__ = ["train_distributed"]
 
@@ -124,7 +124,8 @@ def train_distributed(module: nn.Module, windows: list, config: TrainConfig | No
     ddp_kw = {"device_ids": [device.index if device.index is not None else 0]} if device.type == "cuda" else {}
     ddp = nn.parallel.DistributedDataParallel(step_loss, process_group=group, **ddp_kw)
     opt = _optimizer(params, config)
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, config.lr_decay) if config.lr_decay else None
+    sched = _Schedule(opt, config)
+    avg = _Average(params, config.average)
     progress = _Progress(module, extra, config, bool(val))
     t0 = progress.t0
 
@@ -168,12 +169,15 @@ def train_distributed(module: nn.Module, windows: list, config: TrainConfig | No
             if config.clip_grad:
                 torch.nn.utils.clip_grad_norm_(params, config.clip_grad)
             opt.step()
-        if sched is not None:
             sched.step()
+            avg.update()
+        sched.epoch()
+        avg.swap()  # score (and keep as best) the averaged weights
         train_loss, val_loss = evaluate()
         elapsed = allreduce(torch.tensor([time.perf_counter() - t0], dtype=torch.float64, device=device),
                             dist.ReduceOp.MAX).item()
         stop = progress.end_epoch(epoch, train_loss, val_loss, seconds=elapsed)
+        avg.swap()
         if stop is None and callback is not None:
             flag = torch.tensor([1.0 if callback(epoch, train_loss, val_loss) else 0.0], dtype=torch.float64,
                                 device=device)

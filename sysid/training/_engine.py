@@ -193,6 +193,65 @@ def _optimizer(params, config: TrainConfig):
     }[config.optimizer]()
 
 
+class _Schedule:
+    """The learning rate of every optimizer step: a linear warm-up over the first ``warmup``
+    steps (from lr / warmup to lr), then ×``lr_decay`` after every epoch."""
+
+    def __init__(self, opt, config: TrainConfig):
+        self.opt, self.config = opt, config
+        self.base = [g["lr"] for g in opt.param_groups]
+        self.steps, self.epochs = 0, 0
+        self._set()
+
+    def _set(self) -> None:
+        c = self.config
+        f = (c.lr_decay or 1.0) ** self.epochs
+        if c.warmup and c.optimizer != "lbfgs":
+            f *= min(1.0, (self.steps + 1) / c.warmup)
+        for g, b in zip(self.opt.param_groups, self.base):
+            g["lr"] = b * f
+
+    def step(self) -> None:
+        """After an optimizer step."""
+        self.steps += 1
+        self._set()
+
+    def epoch(self) -> None:
+        """After an epoch."""
+        self.epochs += 1
+        self._set()
+
+
+class _Average:
+    """An exponential moving average of the trained tensors (Polyak averaging, ``config.average``
+    per optimizer step, with the usual warm start min(decay, (1 + n) / (10 + n))): the epochs are
+    scored, kept as best and returned with the averaged weights, which do not jump with every
+    step of Adam as the last iterate does."""
+
+    def __init__(self, params: list, decay: float | None):
+        self.params, self.decay, self.n = params, decay, 0
+        self.shadow = [p.detach().clone() for p in params] if decay else None
+
+    def update(self) -> None:
+        if not self.decay:
+            return
+        self.n += 1
+        d = min(self.decay, (1 + self.n) / (10 + self.n))
+        with torch.no_grad():
+            for s, p in zip(self.shadow, self.params):
+                s.mul_(d).add_(p.detach(), alpha=1 - d)
+
+    def swap(self) -> None:
+        """Exchange the averaged and the current weights (twice: back as they were)."""
+        if not self.decay:
+            return
+        with torch.no_grad():
+            for s, p in zip(self.shadow, self.params):
+                tmp = p.detach().clone()
+                p.copy_(s)
+                s.copy_(tmp)
+
+
 def _trainable(module, windows, val) -> tuple[list, list]:
     """(the module's parameters, the strategies' own trainable tensors), without repeats."""
     own = list(module.parameters())
@@ -271,8 +330,14 @@ class _Progress:
         return self.config.max_time is not None and self.result.seconds[-1] >= self.config.max_time
 
     def finish(self, windows) -> TrainResult:
-        """Restore the best weights and return the history."""
-        self.restore(self.best)
+        """Restore the best weights (or, with ``restore_best=False``, keep the last epoch's) and
+        return the history."""
+        r = self.result
+        if self.config.restore_best or not r.loss:
+            self.restore(self.best)
+        else:
+            r.best_epoch = len(r.loss) - 1
+            r.best_loss = r.val_loss[-1] if r.val_loss else r.loss[-1]
         _refresh(self.module, windows)
         self.result.fitted_x0 = [w.fitted.detach().cpu().numpy() if hasattr(w, "fitted") else None for w in windows]
         return self.result
@@ -315,7 +380,8 @@ def train(module: torch.nn.Module, windows: list[Windows], config: TrainConfig |
     own, extra = _trainable(module, windows, val)
     params = own + extra
     opt = _optimizer(params, config)
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, config.lr_decay) if config.lr_decay else None
+    sched = _Schedule(opt, config)
+    avg = _Average(params, None if config.optimizer == "lbfgs" else config.average)
     progress = _Progress(module, extra, config, bool(val))
 
     def evaluate():
@@ -354,10 +420,13 @@ def train(module: torch.nn.Module, windows: list[Windows], config: TrainConfig |
                 if config.clip_grad:
                     torch.nn.utils.clip_grad_norm_(params, config.clip_grad)
                 opt.step()
-        if sched is not None:
-            sched.step()
+                sched.step()
+                avg.update()
+        sched.epoch()
+        avg.swap()  # score (and keep as best) the averaged weights
         train_loss, val_loss = evaluate()
         stop = progress.end_epoch(epoch, train_loss, val_loss)
+        avg.swap()
         if stop is None and callback is not None and callback(epoch, train_loss, val_loss):
             stop = "callback"
         if stop is None and progress.out_of_time():
