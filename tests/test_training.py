@@ -211,7 +211,7 @@ def test_neural_ode_on_irregular_samples():
     t[0] = 0.0
     d = datasets.spiral_source(t=t)
     assert not d.train[0].is_uniform
-    est = NeuralODE(hidden=16, epochs=60, seed=0, warmup=None, average=None).fit(d.train)
+    est = NeuralODE(hidden=16, epochs=60, seed=0, lr=5e-3, warmup=None, average=None, refit=False).fit(d.train)
     assert est.history_.loss[-1] < 0.2 * est.history_.loss[0]
     res = compare(est, d.train[0], x0=d.train[0].y[0])
     np.testing.assert_allclose(res.y_model, est.simulate(np.zeros((25, 0)), x0=d.train[0].y[0], t=t))
