@@ -115,8 +115,8 @@ def _same_row(a, b):
 def test_ray_asha_stops_trials_and_keeps_the_local_rows(local_run, ray_local):
     res, _, _ = local_run
     local = {(json.dumps(r["params"]), r["seed"]): r for r in res.records}
-    # the better point runs first (2 CPUs: two trials at a time), so that the later, worse one is below
-    # the rung's median at epoch 1 (rungs at 1 and 2 of 3 epochs) and stops
+    # the better point runs first (2 CPUs: two trials at a time), so that the later, worse one is
+    # usually below the rung's median at epoch 1 (rungs at 1 and 2 of 3 epochs) and stops
     order = [POINTS[1], POINTS[0], POINTS[2]]
     cut = sweep(NeuralNetStep(**BASE), D.train, D.test, grid=order, seeds=SEEDS, backend="ray", workers=2,
                 scheduler=ASHA(grace_period=1, reduction_factor=2))
@@ -126,11 +126,12 @@ def test_ray_asha_stops_trials_and_keeps_the_local_rows(local_run, ray_local):
         ref = local[(json.dumps(r["params"]), r["seed"])]
         if r["status"] == "stopped":
             assert 1 <= r["epochs"] < ref["epochs"] and r["history"]["stopped"] == "scheduler"
-            assert r["params"] == POINTS[0]
             np.testing.assert_allclose(r["history"]["val_loss"], _val_curve(ref["history"])[:r["epochs"]], rtol=1e-9)
         else:  # a trial ASHA let finish, or one that failed, is the same row as on the local backend
             _same_row(r, ref)
-    assert [r["status"] for r in cut.records[:2]] == ["ok", "ok"] and cut.records[-1]["status"] == "error"
+    # which trial a rung stops depends on the order trials report in (asynchronous ASHA, a loaded
+    # machine can reorder them); the failing point fails on every backend
+    assert cut.records[-1]["status"] == "error"
     assert sum(r["status"] == "stopped" for r in cut.records) >= 1
     assert cut.trial_epochs < sum(local[(json.dumps(p), s)]["epochs"] for p in order for s in SEEDS)
     # the best trial is fitted again in this process: the same fit
