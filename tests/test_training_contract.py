@@ -267,6 +267,8 @@ def test_callback_can_stop_training():
     ("init", "xavier", r"The 'init' parameter of {} must be one of"),
     ("horizon", 1, r"The 'horizon' parameter of {} must be an int >= 2"),
     ("normalize", "minmax", r"The 'normalize' parameter of {} must be one of"),
+    ("average", 1.0, r"The 'average' parameter of {} must be a number in \(0, 1\)"),
+    ("restore_best", "no", r"The 'restore_best' parameter of {} must be True or False"),
 ])
 def test_every_bad_setting_names_the_estimator_and_the_accepted_values(cls, key, value, match):
     with pytest.raises(ValueError, match=match.format(cls.__name__)):
