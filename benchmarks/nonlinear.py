@@ -166,20 +166,10 @@ def update_readme(md: str) -> None:
 
 
 def scores(est, bench) -> dict:
-    """The scoring half of sysid.benchmarks.evaluate (every test set, x0 from the first
-    ``init_window`` samples, which are not scored), for a fitted estimator; runs in the trial."""
-    from sysid import compare
+    """sysid.benchmarks.score: the scoring half of sysid.benchmarks.evaluate; runs in the trial."""
+    from sysid.benchmarks import score
 
-    tests = {}
-    for name, test in bench.test.items():
-        res = compare(est, test, x0="estimate", skip=bench.init_window)
-        res = res if isinstance(res, list) else [res]
-        err = np.concatenate([r.y_true[r.skip:] - r.y_model[r.skip:] for r in res])
-        ref = np.concatenate([r.y_true[r.skip:] for r in res])
-        nrmse = np.linalg.norm(err, axis=0) / np.linalg.norm(ref - ref.mean(axis=0), axis=0)
-        tests[name] = {"rmse": (bench.rmse_scale * np.sqrt(np.mean(err**2, axis=0))).tolist(),
-                       "nrmse": nrmse.tolist(), "fit_percent": (100 * (1 - nrmse)).tolist(), "unit": bench.rmse_unit}
-    return tests
+    return score(est, bench)
 
 
 def run_bench(bench: str, args, results: list[dict]) -> list[dict]:

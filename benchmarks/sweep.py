@@ -64,6 +64,69 @@ def _code_state() -> dict:
         return {}
 
 
+def replay(full: dict, grace: int, reduction: float, epochs: int) -> dict:
+    """ASHA's decisions replayed on the full grid's recorded validation losses (no training).
+
+    Two orders: ``"sync"`` ranks a trial at a rung among *all* trials that reach it (successive
+    halving); ``"async"`` among those that reached it earlier in the grid's order (Ray's ASHA with
+    trials started in that order and running at the same speed: the first ones always go on). A
+    trial goes on when its best validation loss so far is at or below the ``1 - 1/reduction``
+    quantile of the others' (Ray's rule). A stopped trial costs its rung's epochs; one that goes on
+    costs what it cost in the full grid (its refit included).
+    """
+    import numpy as np
+
+    from sysid.sweep import ASHA
+
+    rungs = ASHA(grace_period=grace, reduction_factor=reduction).rungs(epochs)
+    losses, cost = full["val_loss"], full["epochs"]
+    scores = [(-np.inf if s is None else s) for s in full["scores"]]
+    out = {}
+    for order in ("sync", "async"):
+        alive = [v is not None for v in losses]
+        stop_at = [None] * len(losses)
+        for r in rungs:
+            recorded = []
+            for i, v in enumerate(losses):
+                if not alive[i] or len(v) < r:  # stopped before, or ended on its own before the rung
+                    continue
+                m = float(np.min(v[:int(r)]))
+                others = [x for j, x in (recorded if order == "async" else
+                                         [(j, float(np.min(w[:int(r)]))) for j, w in enumerate(losses)
+                                          if alive[j] and w is not None and len(w) >= r and j != i])]
+                if others and m > np.quantile(others, 1 - 1 / reduction):
+                    stop_at[i] = r
+                recorded.append((i, m))
+            for i, s in enumerate(stop_at):
+                if s == r:
+                    alive[i] = False
+        spent = sum(int(s) if s is not None else c for s, c in zip(stop_at, cost))
+        kept = [sc for sc, s in zip(scores, stop_at) if s is None]
+        out[order] = {"trial_epochs": spent, "saved": 1 - spent / sum(cost), "best": float(max(kept)),
+                      "same_best": bool(max(kept) == max(scores)), "stopped": sum(s is not None for s in stop_at)}
+    return {"grace": grace, "reduction": reduction, "rungs": rungs, **out}
+
+
+def _replays(out: dict) -> list:
+    full = next((out["runs"][n] for n in ("local1", "local2", "ray") if n in out["runs"]), None)
+    if full is None or "val_loss" not in full:
+        return []
+    return [replay(full, g, rf, out["epochs"]) for g in (4, 8, 16) for rf in (2, 3, 4)
+            if g < out["epochs"]]
+
+
+def _print_replays(rows: list) -> None:
+    if not rows:
+        return
+    print("\nASHA replayed on the full grid's validation losses (no training):")
+    print("| grace | reduction | rungs | sync: saved, best kept | async: saved, best kept |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        s, a = r["sync"], r["async"]
+        print(f"| {r['grace']} | {r['reduction']} | {r['rungs']} | {100 * s['saved']:.0f} %, {s['same_best']} "
+              f"({s['best']:.2f}) | {100 * a['saved']:.0f} %, {a['same_best']} ({a['best']:.2f}) |")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=os.environ.get("SYSID_DATA", os.path.join(HERE, "..", "..", "shared", "data")))
@@ -75,7 +138,13 @@ def main(argv=None) -> int:
     ap.add_argument("--grace", type=int, default=8, help="ASHA's grace period in epochs")
     ap.add_argument("--reduction", type=float, default=4.0, help="ASHA's reduction factor")
     ap.add_argument("--out", default=RESULTS)
+    ap.add_argument("--replay", default=None, metavar="JSON",
+                    help="print ASHA's decisions replayed on the full grid of a results file; runs nothing")
     args = ap.parse_args(argv)
+    if args.replay:
+        with open(args.replay) as fh:
+            _print_replays(_replays(json.load(fh)))
+        return 0
 
     import torch
 
@@ -118,6 +187,11 @@ def main(argv=None) -> int:
             "selection_best_epoch": [((r["history"] or {}).get("selection") or r["history"] or {}).get("best_epoch")
                                      for r in res.records],
             "errors": sorted({f"{r['params']}: {r['error'][:200]}" for r in res.records if r["status"] == "error"}),
+            # the per-epoch validation loss of the run that validated (with refit: the first run), to replay
+            # other rung settings on the full grid offline (benchmarks/sweep.py --replay)
+            "val_loss": [((r["history"] or {}).get("selection") or r["history"] or {}).get("val_loss")
+                         for r in res.records],
+            "params": [r["params"] for r in res.records], "seeds": [r["seed"] for r in res.records],
         }
         print(f"{name:9s} wall {wall:7.1f} s  best fit {out['runs'][name]['best_fit_percent']}  "
               f"trial-epochs {res.trial_epochs}  load {load0:.1f}", flush=True)
@@ -149,6 +223,8 @@ def main(argv=None) -> int:
               f"trial-epochs saved; same best: {a['same_best']}; finished trials equal the full grid's: "
               f"{a['finished_trials_equal_full']}")
     print(f"same table as the first full run: {out['same_table']}")
+    out["replay"] = _replays(out)
+    _print_replays(out["replay"])
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w") as fh:
         json.dump(out, fh, indent=1)

@@ -17,7 +17,7 @@ import numpy as np
 from .core.compare import compare
 from .datasets._loaders import Benchmark
 
-__all__ = ["PUBLISHED", "evaluate", "format_table", "save_json"]
+__all__ = ["PUBLISHED", "evaluate", "format_table", "save_json", "score"]
 
 # test-set free-run simulation RMSE, from the data READMEs ("Published results")
 PUBLISHED: dict[str, dict[str, list[tuple[str, float, str]]]] = {
@@ -69,6 +69,20 @@ def evaluate(make_estimator: Callable[[], object], bench: Benchmark, *, label: s
     t0 = time.perf_counter()
     est.fit(bench.train)
     fit_seconds = time.perf_counter() - t0
+    return {"benchmark": bench.name, "model": label or repr(est), "fit_seconds": fit_seconds,
+            "tests": score(est, bench)}
+
+
+def score(est, bench: Benchmark) -> dict:
+    """The scoring half of :func:`evaluate`, for an estimator already fitted on ``bench.train``.
+
+    Returns
+    -------
+    dict
+        ``{test name: {"rmse", "nrmse", "fit_percent", "unit"}}``, one entry per output: every test
+        input simulated free-run, x0 estimated from its first ``init_window`` samples, which are
+        not scored; RMSE in ``bench.rmse_unit``, over all scored samples of a test set's experiments.
+    """
     tests = {}
     for name, test in bench.test.items():
         results = compare(est, test, x0="estimate", skip=bench.init_window)
@@ -79,7 +93,7 @@ def evaluate(make_estimator: Callable[[], object], bench: Benchmark, *, label: s
         nrmse = np.linalg.norm(err, axis=0) / np.linalg.norm(ref - ref.mean(axis=0), axis=0)
         tests[name] = {"rmse": (bench.rmse_scale * rmse).tolist(), "nrmse": nrmse.tolist(),
                        "fit_percent": (100 * (1 - nrmse)).tolist(), "unit": bench.rmse_unit}
-    return {"benchmark": bench.name, "model": label or repr(est), "fit_seconds": fit_seconds, "tests": tests}
+    return tests
 
 
 def format_table(results: list[dict]) -> str:
