@@ -144,6 +144,59 @@ def test_warmup_raises_the_learning_rate_linearly_then_decays_per_epoch():
         REN(warmup=0).fit(plant())
 
 
+@pytest.mark.parametrize("restore_best", [True, False])
+def test_averaged_weights_are_what_is_scored_shown_and_returned(restore_best):
+    """With ``average``, every epoch is scored with the moving average of the iterates (recomputed
+    here by hand from the iterates the optimizer produced); the callback sees those weights, and
+    the run returns them, also when it keeps its last epoch (``restore_best=False``, the refit)."""
+    from sysid.training._engine import _loss, _refresh
+
+    d = plant(N=120)
+    u = torch.tensor((d.u - d.u.mean(0)) / d.u.std(0))
+    y = torch.tensor((d.y - d.y.mean(0)) / d.y.std(0))
+    torch.manual_seed(0)
+    m = NeuralNetStep(nx=2, hidden=6)._build_module(1, 1).double()
+    w = cut_windows([(u, y)], loss="truncated", horizon=40, x0="zero")
+    iterates, shown = [], []
+    step = torch.optim.Adam.step
+
+    def spy(opt, *a, **k):  # record every iterate the optimizer produces
+        out = step(opt, *a, **k)
+        iterates.append(torch.cat([p.detach().flatten().clone() for p in m.parameters()]))
+        return out
+
+    def callback(epoch, train_loss, val_loss):
+        with torch.no_grad():
+            _refresh(m, w)
+            shown.append((float(_loss(m, w)), train_loss,
+                          torch.cat([p.detach().flatten().clone() for p in m.parameters()])))
+        return False
+
+    theta0 = torch.cat([p.detach().flatten().clone() for p in m.parameters()])
+    cfg = TrainConfig(epochs=4, lr=1e-2, batch_size=16, average=0.9, warmup=None, restore_best=restore_best)
+    torch.optim.Adam.step = spy
+    try:
+        r = train(m, w, cfg, callback=callback)
+    finally:
+        torch.optim.Adam.step = step
+    ema, n, per_epoch = theta0.clone(), 0, len(iterates) // 4
+    averaged = []
+    for k, it in enumerate(iterates):  # EMA with the warm start min(decay, (1 + n) / (10 + n))
+        n += 1
+        dk = min(0.9, (1 + n) / (10 + n))
+        ema = dk * ema + (1 - dk) * it
+        if (k + 1) % per_epoch == 0:
+            averaged.append(ema.clone())
+    assert len(shown) == 4 and len(averaged) == 4
+    for (loss_seen, loss_reported, theta), a in zip(shown, averaged):
+        torch.testing.assert_close(theta, a, rtol=1e-12, atol=1e-14)  # the callback sees the average
+        assert loss_seen == pytest.approx(loss_reported, rel=1e-12)  # the loss reported is its loss
+    final = torch.cat([p.detach().flatten() for p in m.parameters()])
+    expect = averaged[r.best_epoch] if restore_best else averaged[-1]
+    torch.testing.assert_close(final, expect, rtol=1e-12, atol=1e-14)
+    assert not torch.allclose(final, iterates[-1])  # not the last iterate
+
+
 def test_seed_short_records_train_with_the_defaults():
     """The seed's records have 8 samples: the horizon adapts (a record shorter than it is whole)."""
     d = datasets.spiral_source()

@@ -143,6 +143,8 @@ def train_distributed(module: nn.Module, windows: list, config: TrainConfig | No
 
     progress.start(*evaluate())
     for epoch in range(config.epochs):
+        if epoch:
+            avg.swap()  # back to the trained iterate (the averaged weights were scored in place)
         n = max(len(w) for w in windows)
         bs = config.batch_size or n
         perms = [torch.randperm(len(w), generator=gen) for w in windows]
@@ -172,12 +174,11 @@ def train_distributed(module: nn.Module, windows: list, config: TrainConfig | No
             sched.step()
             avg.update()
         sched.epoch()
-        avg.swap()  # score (and keep as best) the averaged weights
+        avg.swap()  # score, keep as best, show the callback and return the averaged weights
         train_loss, val_loss = evaluate()
         elapsed = allreduce(torch.tensor([time.perf_counter() - t0], dtype=torch.float64, device=device),
                             dist.ReduceOp.MAX).item()
         stop = progress.end_epoch(epoch, train_loss, val_loss, seconds=elapsed)
-        avg.swap()
         if stop is None and callback is not None:
             flag = torch.tensor([1.0 if callback(epoch, train_loss, val_loss) else 0.0], dtype=torch.float64,
                                 device=device)

@@ -359,7 +359,9 @@ def train(module: torch.nn.Module, windows: list[Windows], config: TrainConfig |
         The optimization settings (epochs, max_time, optimizer, lr, ...).
     callback : callable, optional
         ``callback(epoch, train_loss, val_loss)`` after every epoch; returning True stops training
-        (``stopped="callback"``) — the hook for schedulers of hyper-parameter searches.
+        (``stopped="callback"``) — the hook for schedulers of hyper-parameter searches. During the
+        call the module holds the weights those losses belong to (with ``average``, the averaged
+        ones), so a callback may evaluate the model as it would be returned at that epoch.
 
     Raises
     ------
@@ -396,6 +398,8 @@ def train(module: torch.nn.Module, windows: list[Windows], config: TrainConfig |
 
     progress.start(*evaluate())
     for epoch in tqdm(range(config.epochs), disable=not config.progress, desc="training"):
+        if epoch:
+            avg.swap()  # back to the trained iterate (the averaged weights were scored in place)
         if config.optimizer == "lbfgs":
             def closure():
                 opt.zero_grad()
@@ -423,10 +427,9 @@ def train(module: torch.nn.Module, windows: list[Windows], config: TrainConfig |
                 sched.step()
                 avg.update()
         sched.epoch()
-        avg.swap()  # score (and keep as best) the averaged weights
+        avg.swap()  # score, keep as best, show the callback and return the averaged weights
         train_loss, val_loss = evaluate()
         stop = progress.end_epoch(epoch, train_loss, val_loss)
-        avg.swap()
         if stop is None and callback is not None and callback(epoch, train_loss, val_loss):
             stop = "callback"
         if stop is None and progress.out_of_time():
