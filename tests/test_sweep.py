@@ -71,6 +71,35 @@ def test_local_rows_equal_direct_fits(local_run):
     assert "best: trial" in str(res) and res.trial_epochs == sum(r["epochs"] for r in res.records)
 
 
+def test_scores_during_training_equal_a_direct_fit_scored_in_its_callback(local_run):
+    """score_at: each trial's score at those epochs (the model as the engine scores it then, before the
+    refit) equals a direct fit scored by compare inside its own callback; scoring does not change the rows."""
+    res, _, _ = local_run
+    traced = sweep(NeuralNetStep(**BASE), D.train, D.test, grid=POINTS[:2], seeds=SEEDS[:1], score_at=[2, 1])
+    for r in traced.records:
+        assert r["status"] == "ok", r["error"]
+        ref = next(x for x in res.records if x["params"] == r["params"] and x["seed"] == r["seed"])
+        _same_row(r, ref)
+        seen = {}
+        est = NeuralNetStep(**{**BASE, **r["params"], "seed": r["seed"]})
+
+        def callback(epoch, train_loss, val_loss, est=est, seen=seen):
+            seen[str(epoch + 1)] = float(np.mean(compare(est, D.test).fit_percent))
+
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            est.fit(D.train, callback=callback)
+        finally:
+            torch.set_num_threads(threads)
+        assert set(r["epoch_scores"]) == {"1", "2"}
+        for k in ("1", "2"):
+            assert r["epoch_scores"][k] == pytest.approx(seen[k], rel=1e-9)
+        assert r["epoch_scores"]["2"] != pytest.approx(r["score"], rel=1e-6)  # before the refit, not the final model
+
+
 def test_resume_runs_only_missing_trials(local_run, tmp_path):
     res, path, _ = local_run
     mine = tmp_path / "resume.jsonl"
@@ -139,6 +168,25 @@ def test_ray_asha_stops_trials_and_keeps_the_local_rows(local_run, ray_local):
                                rtol=1e-9)
 
 
+def test_ray_asha_on_the_sweeps_score(local_run, ray_local):
+    """ASHA(metric="score") ranks trials at a rung by the sweep's score there; a trial it lets finish is
+    the local row, and a stopped one's score at its rung was below the best score seen at that rung."""
+    res, _, _ = local_run
+    local = {(json.dumps(r["params"]), r["seed"]): r for r in res.records}
+    order = [POINTS[1], POINTS[0]]
+    cut = sweep(NeuralNetStep(**BASE), D.train, D.test, grid=order, seeds=SEEDS, backend="ray", workers=2,
+                scheduler=ASHA(grace_period=1, reduction_factor=2, metric="score"))
+    assert sum(r["status"] == "stopped" for r in cut.records) >= 1
+    for r in cut.records:
+        ref = local[(json.dumps(r["params"]), r["seed"])]
+        if r["status"] == "stopped":
+            assert 1 <= r["epochs"] < ref["epochs"] and r["history"]["stopped"] == "scheduler"
+        else:
+            _same_row(r, ref)
+            assert set(r["epoch_scores"]) == {"1", "2"}  # the rungs, at epochs 1 and 2 of 3
+    assert cut.trial_epochs < sum(local[(json.dumps(p), s)]["epochs"] for p in order for s in SEEDS)
+
+
 @pytest.mark.slow
 def test_ray_same_table_as_local(local_run, ray_local):
     res, _, _ = local_run
@@ -200,6 +248,10 @@ E = NeuralNetStep(**BASE)
     (dict(workers=0), ValueError, r"workers must be an int >= 1"),
     (dict(address="auto"), ValueError, r"use it with backend='ray'"),
     (dict(evaluate="fit"), TypeError, r"evaluate must be a callable evaluate\(fitted_estimator\) -> dict"),
+    (dict(score_at=[0, 4]), ValueError, r"score_at must be a sequence of epoch counts \(ints >= 1\); got \[0, 4\]"),
+    (dict(score_at="8"), ValueError, r"score_at must be a sequence of epoch counts"),
+    (dict(backend="ray", scheduler=ASHA(grace_period=1, metric="loss")), ValueError,
+     r"ASHA's metric must be 'val_loss' \(the engine's held-out loss\) or 'score'.*got 'loss'"),
 ])
 def test_bad_input_refused_before_anything_runs(kwargs, exc, match, tmp_path):
     path = tmp_path / "never.jsonl"

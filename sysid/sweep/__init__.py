@@ -25,6 +25,7 @@ tuning", MLSys 2020 (ASHA).
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import time
 import warnings
@@ -44,7 +45,7 @@ __all__ = ["ASHA", "SweepResult", "sample_grid", "sweep"]
 def sweep(estimator, data, val, *, grid=None, seeds=(0,), backend: str = "local", workers: int | None = None,
           results: str | os.PathLike | None = None, metric: str = "fit_percent", score_kwargs: dict | None = None,
           scheduler=None, address: str | None = None, threads: int | None = 1, progress: bool = False,
-          on_trial=None, evaluate=None) -> SweepResult:
+          on_trial=None, evaluate=None, score_at=None) -> SweepResult:
     """Fit ``estimator`` at every grid point × seed, score each on ``val``, return the table and the best fit.
 
     Parameters
@@ -86,6 +87,12 @@ def sweep(estimator, data, val, *, grid=None, seeds=(0,), backend: str = "local"
         ``evaluate(fitted_estimator)`` → a dict of JSON values, run in the trial after scoring and
         kept in its record as ``"evaluation"`` (e.g. a benchmark's own protocol on several test
         sets). It travels to the workers: a module-level function or a ``functools.partial``.
+    score_at : sequence of int, optional
+        Epoch counts at which every trial is also scored during training (the model as the engine
+        scores it at that epoch, in the run that validates: before a refit), kept in its record as
+        ``"epoch_scores"`` ({"8": 81.2, ...}; None where the model could not be simulated). The
+        learning curves of the score, e.g. to choose ASHA's rungs from a few full trials;
+        ``ASHA(metric="score")`` adds its rungs itself.
 
     Returns
     -------
@@ -123,6 +130,11 @@ def sweep(estimator, data, val, *, grid=None, seeds=(0,), backend: str = "local"
         if not _takes_callback(estimator):
             raise ValueError(f"scheduler='asha' needs per-epoch losses; {type(estimator).__name__}.fit takes no "
                              "callback (neural estimators do).")
+    if score_at is not None:
+        at = [_plain(e) for e in np.atleast_1d(np.asarray(score_at, dtype=object))]
+        if not at or any(not isinstance(e, int) or isinstance(e, bool) or e < 1 for e in at):
+            raise ValueError(f"score_at must be a sequence of epoch counts (ints >= 1); got {score_at!r}.")
+        score_at = sorted(set(at))
     if evaluate is not None and not callable(evaluate):
         raise TypeError(f"evaluate must be a callable evaluate(fitted_estimator) -> dict; got {evaluate!r}.")
     if address is not None and backend != "ray":
@@ -166,6 +178,11 @@ def sweep(estimator, data, val, *, grid=None, seeds=(0,), backend: str = "local"
         raise ValueError(f"ASHA's grace_period ({scheduler.grace_period}) is not below the epochs of a trial "
                          f"({scheduler.max_t or _max_epochs(estimator, specs)}): there is no epoch at which to stop a "
                          "trial. Give a smaller grace_period or more epochs.")
+    if scheduler is not None and scheduler.metric == "score":
+        rungs = [int(math.ceil(r)) for r in scheduler.rungs(_max_epochs(estimator, specs))]
+        score_at = sorted(set(score_at or []) | set(rungs))
+    for spec in specs:
+        spec["score_at"] = score_at
     path = os.fspath(results) if results is not None else None
     done = _read_records(path, sweep_id)
     sink = _Sink(path, len(specs), sum(k in done for k in keys), progress, metric, on_trial)

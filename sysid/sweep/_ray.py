@@ -1,4 +1,4 @@
-"""Backend "ray": Ray Tune trials, ASHA on the engine's per-epoch validation loss."""
+"""Backend "ray": Ray Tune trials, ASHA on the engine's per-epoch validation loss or the sweep's score."""
 
 from __future__ import annotations
 
@@ -12,20 +12,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._plan import _clone
+from ._plan import METRICS, _clone
 from ._trial import _failed, _run_trial
 
 
 @dataclass(frozen=True)
 class ASHA:
-    """Asynchronous successive halving on the engine's per-epoch validation loss (backend "ray").
+    """Asynchronous successive halving (backend "ray") on the engine's validation loss or on the sweep's score.
 
     The rungs are the epoch counts ``grace_period · reduction_factor^k`` below ``max_t``. A trial
-    reaching a rung goes on only when its best validation loss so far (the loss of the weights
-    the engine would return) is among the best ``1/reduction_factor`` of the trials that reached
-    that rung before it; the others stop there (``status="stopped"``, their epochs and partial
-    history in the record). Past the last rung a trial runs to its end: a rung at the last epoch
-    would save nothing and only drop finished trials.
+    reaching a rung goes on only when its ``metric`` there is among the best ``1/reduction_factor``
+    of the trials that reached that rung before it; the others stop there (``status="stopped"``,
+    their epochs and partial history in the record). Past the last rung a trial runs to its end:
+    a rung at the last epoch would save nothing and only drop finished trials.
 
     Parameters
     ----------
@@ -36,11 +35,20 @@ class ASHA:
     reduction_factor : float
     max_t : int, optional
         The epoch count of a full trial (default: the largest ``epochs`` of the sweep).
+    metric : {"val_loss", "score"}
+        What ranks the trials at a rung. ``"val_loss"``: the best loss so far on the part of the
+        training data the estimator holds out (``val_fraction``; no extra cost). ``"score"``: the
+        sweep's own score (``metric`` of :func:`sweep` on its ``val`` records, ``score_kwargs``)
+        of the model as the engine scores it at the rung epoch (the averaged weights of the run
+        that validates, before a refit) — the quantity the sweep picks its best by, at the cost
+        of one free-run simulation per trial and rung. The two can rank differently: a k-step
+        loss on a few held-out blocks need not order long free-run simulations the same way.
     """
 
     grace_period: int | None = None
     reduction_factor: float = 3.0
     max_t: int | None = None
+    metric: str = "val_loss"
 
     def validate(self) -> None:
         for name in ("grace_period", "max_t"):
@@ -49,6 +57,9 @@ class ASHA:
                 raise ValueError(f"ASHA's {name} must be an int >= 1 or None; got {v!r}.")
         if not (isinstance(self.reduction_factor, (int, float)) and self.reduction_factor > 1):
             raise ValueError(f"ASHA's reduction_factor must be a number > 1; got {self.reduction_factor!r}.")
+        if self.metric not in ("val_loss", "score"):
+            raise ValueError(f"ASHA's metric must be 'val_loss' (the engine's held-out loss) or 'score' (the sweep's "
+                             f"score at the rung); got {self.metric!r}.")
 
     def rungs(self, max_t: int) -> list:
         """The epoch counts at which trials may be stopped: ``grace · rf^k < max_t``."""
@@ -66,20 +77,24 @@ def _ray_trainable(config, *, specs, template, data, val, score_kwargs, threads)
 
     spec = specs[config["trial"]]
     best = [math.inf]
+    rung = [math.inf]  # the rung metric, lower is better: the score (sign by the sweep's metric) at the last rung
+    sign = -1.0 if METRICS[spec["metric"]] == "max" else 1.0
 
     def finite(x):  # Ray's loggers and the scheduler get a huge number for NaN or inf
-        return float(x) if math.isfinite(x) else 1e300
+        return float(x) if x is not None and math.isfinite(x) else 1e300
 
-    def report(epoch, train_loss, val_loss):
+    def report(epoch, train_loss, val_loss, score=None):
         v = float(val_loss if val_loss is not None else train_loss)
         best[0] = min(best[0], v) if math.isfinite(v) else best[0]
+        if epoch + 1 in set(spec.get("score_at") or ()):
+            rung[0] = sign * score if score is not None and math.isfinite(score) else math.inf
         tune.report({"epoch": epoch + 1, "train_loss": finite(train_loss), "val_loss": finite(v),
-                     "best_val_loss": finite(best[0])})
+                     "best_val_loss": finite(best[0]), "rung_score": finite(rung[0])})
 
     record, _ = _run_trial(spec, template, data, val, score_kwargs, threads, callback=report)
     # the record, without the scheduler's time ("epoch"): ASHA passes it by, so a trial that ended before a
     # rung (early stopping, an error) is not ranked at that rung with its final loss
-    tune.report({"val_loss": finite(best[0]), "best_val_loss": finite(best[0]),
+    tune.report({"val_loss": finite(best[0]), "best_val_loss": finite(best[0]), "rung_score": finite(rung[0]),
                  "sysid_record": json.dumps(record, default=repr)})
 
 
@@ -145,7 +160,8 @@ def _run_ray(pending, template, data, val, score_kwargs, threads, workers, sink,
         # max_t half a rung past the last one: Ray places exactly these rungs; stop_last_trials=False: a trial
         # past the last rung runs to its end
         rf = scheduler.reduction_factor
-        tune_scheduler = ASHAScheduler(time_attr="epoch", metric="best_val_loss", mode="min",
+        tune_scheduler = ASHAScheduler(time_attr="epoch", mode="min",
+                                       metric="best_val_loss" if scheduler.metric == "val_loss" else "rung_score",
                                        max_t=rungs[-1] * rf**0.5, grace_period=rungs[0], reduction_factor=rf,
                                        stop_last_trials=False)
     cpu = threads or 1

@@ -30,9 +30,20 @@ def _run_trial(spec: dict, template, data, val, score_kwargs: dict, threads: int
             est = _clone(template, spec["params"], spec["seed"])
             seen = []  # per-epoch losses, kept when fit raises (a divergence after some epochs)
 
+            score_at = set(spec.get("score_at") or ())
+            if score_at:
+                record["epoch_scores"] = {}
+
             def count(epoch, train_loss, val_loss):
                 seen.append((train_loss, val_loss))
-                return callback(epoch, train_loss, val_loss) if callback is not None else False
+                now = None
+                if epoch + 1 in score_at:  # the model as the engine scored it at this epoch (first run)
+                    try:
+                        now = _score(est, val, score_kwargs, spec["metric"])[1]
+                    except Exception:  # noqa: BLE001 - a model that cannot be simulated now scores NaN
+                        now = math.nan
+                    record["epoch_scores"][str(epoch + 1)] = now if math.isfinite(now) else None
+                return callback(epoch, train_loss, val_loss, now) if callback is not None else False
 
             kw = {"callback": count} if _takes_callback(est) else {}
             t0, c0 = time.perf_counter(), time.process_time()
@@ -49,12 +60,7 @@ def _run_trial(spec: dict, template, data, val, score_kwargs: dict, threads: int
                     record["history"] = {"loss": [a for a, _ in seen],
                                          "val_loss": [b for _, b in seen if b is not None], "stopped": "error"}
                     record["epochs"] = len(seen)
-            from ..core.compare import compare
-
-            res = compare(est, val, **score_kwargs)
-            res = res if isinstance(res, list) else [res]
-            record["scores"] = {m: np.mean([getattr(r, m) for r in res], axis=0).tolist() for m in SCORES}
-            record["score"] = float(np.mean(record["scores"][spec["metric"]]))
+            record["scores"], record["score"] = _score(est, val, score_kwargs, spec["metric"])
             if not math.isfinite(record["score"]):
                 raise FloatingPointError(f"the validation {spec['metric']} is {record['score']}")
             if spec.get("evaluate") is not None:
@@ -70,6 +76,16 @@ def _run_trial(spec: dict, template, data, val, score_kwargs: dict, threads: int
     finally:
         torch.set_num_threads(old_threads)
     return record, est
+
+
+def _score(est, val, score_kwargs: dict, metric: str) -> tuple[dict, float]:
+    """Every score of ``est`` on ``val`` (mean over records, per output) and the one ``metric`` picks."""
+    from ..core.compare import compare
+
+    res = compare(est, val, **score_kwargs)
+    res = res if isinstance(res, list) else [res]
+    scores = {m: np.mean([getattr(r, m) for r in res], axis=0).tolist() for m in SCORES}
+    return scores, float(np.mean(scores[metric]))
 
 
 def _history(h) -> dict:
