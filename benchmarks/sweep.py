@@ -3,6 +3,8 @@
     python benchmarks/sweep.py                                  # all four runs, 30 epochs per trial
     python benchmarks/sweep.py --runs local1 ray_asha --grace 8 --reduction 3
     python benchmarks/sweep.py --set patience=10 --out benchmarks/results/sweep_patience10.json
+    python benchmarks/sweep.py --runs ray_asha --full earlier.json    # ASHA against a full grid run before
+    python benchmarks/sweep.py --replay benchmarks/results/sweep_current.json   # other rungs, no training
 
 Runs (the same 27 trials each): ``local1`` (one worker: this process, one trial after another),
 ``local2`` (two worker processes), ``ray`` (a local Ray instance with 2 CPUs), ``ray_asha`` (the
@@ -15,9 +17,13 @@ against the full grid, and whether ASHA kept the best score. The machine's load 
 recorded beside the times: on a shared machine the ratios say as much about the other jobs as
 about the backends.
 
-Training settings: the estimator's defaults except ``epochs`` (30: the learning rates swept reach
-their best validation loss within about 15 epochs, so a longer budget only adds epochs that the
-estimator's own early stopping would cut) and whatever ``--set`` gives. With the default patience
+The full grid also scores every trial at the epochs of the rungs replayed (``score_at``), and the
+results keep each trial's held-out losses and those scores: ``--replay`` applies ASHA's rule to
+them for other grace periods, reduction factors and both ``--metric`` choices without training
+(docs/cluster.md). Training settings: the estimator's defaults except ``epochs`` (30, a budget
+chosen under the previous training defaults, where the learning rates swept reached their best
+validation loss within about 15 epochs; with the current ones the ``lr = 1e-3`` trials still
+improve at epoch 30) and whatever ``--set`` gives. With the default patience
 (40) no trial stops early on its own within 30 epochs, so the full grid trains every epoch; ``--set
 patience=10`` measures ASHA against a grid whose trials do stop on their own. The ASHA settings
 (grace period 8 epochs, reduction factor 4: one rung, at epoch 8; the next, 32, is past the end)
@@ -64,39 +70,63 @@ def _code_state() -> dict:
         return {}
 
 
-def replay(full: dict, grace: int, reduction: float, epochs: int) -> dict:
-    """ASHA's decisions replayed on the full grid's recorded validation losses (no training).
+REPLAY = [(g, rf) for g in (4, 8, 16) for rf in (2, 3, 4)]  # grace periods × reduction factors replayed
 
-    Two orders: ``"sync"`` ranks a trial at a rung among *all* trials that reach it (successive
-    halving); ``"async"`` among those that reached it earlier in the grid's order (Ray's ASHA with
-    trials started in that order and running at the same speed: the first ones always go on). A
-    trial goes on when its best validation loss so far is at or below the ``1 - 1/reduction``
-    quantile of the others' (Ray's rule). A stopped trial costs its rung's epochs; one that goes on
-    costs what it cost in the full grid (its refit included).
+
+def replay_epochs(epochs: int) -> list:
+    """Every rung epoch of the replayed settings: the full grid scores its trials there (``score_at``)."""
+    from sysid.sweep import ASHA
+
+    return sorted({int(r) for g, rf in REPLAY if g < epochs for r in ASHA(grace_period=g, reduction_factor=rf)
+                   .rungs(epochs)})
+
+
+def _rung_value(full: dict, i: int, r: int, metric: str):
+    """Trial i's ranking value at rung r (lower is better), or None when it ended before the rung."""
+    import numpy as np
+
+    v = full["val_loss"][i]
+    if v is None or len(v) < r:
+        return None
+    if metric == "val_loss":
+        return float(np.min(v[:int(r)]))
+    s = (full.get("epoch_scores") or [None] * len(full["val_loss"]))[i]
+    if not s or str(int(r)) not in s:
+        return None
+    return np.inf if s[str(int(r))] is None else -float(s[str(int(r))])  # fit %: higher is better
+
+
+def replay(full: dict, grace: int, reduction: float, epochs: int, metric: str = "val_loss") -> dict:
+    """ASHA's decisions replayed on the full grid's recorded values (no training).
+
+    ``metric``: ``"val_loss"`` (the best held-out loss so far) or ``"score"`` (the fit % the full grid
+    recorded at the rung epochs, ``score_at``). Two orders: ``"sync"`` ranks a trial at a rung among
+    *all* trials that reach it (successive halving); ``"async"`` among those that reached it earlier
+    in the grid's order (Ray's ASHA with trials started in that order and running at the same speed:
+    the first ones always go on). A trial goes on when its value is at or below the ``1/reduction``
+    quantile of the others' (Ray's rule: among the best ``1/reduction``). A stopped trial costs its
+    rung's epochs; one that goes on costs what it cost in the full grid (its refit included).
     """
     import numpy as np
 
     from sysid.sweep import ASHA
 
     rungs = ASHA(grace_period=grace, reduction_factor=reduction).rungs(epochs)
-    losses, cost = full["val_loss"], full["epochs"]
+    n, cost = len(full["val_loss"]), full["epochs"]
     scores = [(-np.inf if s is None else s) for s in full["scores"]]
     out = {}
     for order in ("sync", "async"):
-        alive = [v is not None for v in losses]
-        stop_at = [None] * len(losses)
+        alive = [v is not None for v in full["val_loss"]]
+        stop_at = [None] * n
         for r in rungs:
+            vals = {i: _rung_value(full, i, r, metric) for i in range(n) if alive[i]}
+            vals = {i: v for i, v in vals.items() if v is not None}
             recorded = []
-            for i, v in enumerate(losses):
-                if not alive[i] or len(v) < r:  # stopped before, or ended on its own before the rung
-                    continue
-                m = float(np.min(v[:int(r)]))
-                others = [x for j, x in (recorded if order == "async" else
-                                         [(j, float(np.min(w[:int(r)]))) for j, w in enumerate(losses)
-                                          if alive[j] and w is not None and len(w) >= r and j != i])]
-                if others and m > np.quantile(others, 1 - 1 / reduction):
+            for i, m in vals.items():
+                others = recorded if order == "async" else [x for j, x in vals.items() if j != i]
+                if others and m > np.quantile(others, 1 / reduction):
                     stop_at[i] = r
-                recorded.append((i, m))
+                recorded.append(m)
             for i, s in enumerate(stop_at):
                 if s == r:
                     alive[i] = False
@@ -104,27 +134,28 @@ def replay(full: dict, grace: int, reduction: float, epochs: int) -> dict:
         kept = [sc for sc, s in zip(scores, stop_at) if s is None]
         out[order] = {"trial_epochs": spent, "saved": 1 - spent / sum(cost), "best": float(max(kept)),
                       "same_best": bool(max(kept) == max(scores)), "stopped": sum(s is not None for s in stop_at)}
-    return {"grace": grace, "reduction": reduction, "rungs": rungs, **out}
+    return {"grace": grace, "reduction": reduction, "metric": metric, "rungs": rungs, **out}
 
 
 def _replays(out: dict) -> list:
     full = next((out["runs"][n] for n in ("local1", "local2", "ray") if n in out["runs"]), None)
     if full is None or "val_loss" not in full:
         return []
-    return [replay(full, g, rf, out["epochs"]) for g in (4, 8, 16) for rf in (2, 3, 4)
-            if g < out["epochs"]]
+    metrics = ["val_loss"] + (["score"] if full.get("epoch_scores") else [])
+    return [replay(full, g, rf, out["epochs"], m) for m in metrics for g, rf in REPLAY if g < out["epochs"]]
 
 
 def _print_replays(rows: list) -> None:
     if not rows:
         return
-    print("\nASHA replayed on the full grid's validation losses (no training):")
-    print("| grace | reduction | rungs | sync: saved, best kept | async: saved, best kept |")
-    print("|---|---|---|---|---|")
+    print("\nASHA replayed on the full grid's recorded values (no training):")
+    print("| ranked by | grace | reduction | rungs | sync: saved, best kept (best) | async: saved, best kept (best) |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
         s, a = r["sync"], r["async"]
-        print(f"| {r['grace']} | {r['reduction']} | {r['rungs']} | {100 * s['saved']:.0f} %, {s['same_best']} "
-              f"({s['best']:.2f}) | {100 * a['saved']:.0f} %, {a['same_best']} ({a['best']:.2f}) |")
+        print(f"| {r.get('metric', 'val_loss')} | {r['grace']} | {r['reduction']} | {r['rungs']} | "
+              f"{100 * s['saved']:.0f} %, {s['same_best']} ({s['best']:.2f}) | "
+              f"{100 * a['saved']:.0f} %, {a['same_best']} ({a['best']:.2f}) |")
 
 
 def main(argv=None) -> int:
@@ -137,7 +168,11 @@ def main(argv=None) -> int:
                     choices=["local1", "local2", "ray", "ray_asha"])
     ap.add_argument("--grace", type=int, default=8, help="ASHA's grace period in epochs")
     ap.add_argument("--reduction", type=float, default=4.0, help="ASHA's reduction factor")
+    ap.add_argument("--metric", default="val_loss", choices=["val_loss", "score"],
+                    help="what ASHA ranks trials by at a rung (sysid.sweep.ASHA(metric=...))")
     ap.add_argument("--out", default=RESULTS)
+    ap.add_argument("--full", default=None, metavar="JSON",
+                    help="take the full grid from an earlier results file of this script instead of running it")
     ap.add_argument("--replay", default=None, metavar="JSON",
                     help="print ASHA's decisions replayed on the full grid of a results file; runs nothing")
     args = ap.parse_args(argv)
@@ -157,7 +192,8 @@ def main(argv=None) -> int:
     settings = dict(_setting(s) for s in args.set)
     est = NeuralNetStep(nx=2, epochs=args.epochs, **settings)
     score = dict(x0="estimate", skip=bench.init_window)
-    asha = ASHA(grace_period=args.grace, reduction_factor=args.reduction)
+    asha = ASHA(grace_period=args.grace, reduction_factor=args.reduction, metric=args.metric)
+    trace = dict(score_at=replay_epochs(args.epochs))  # the full grid's score at every rung replayed
     setups = {
         "local1": dict(backend="local", workers=1),
         "local2": dict(backend="local", workers=2),
@@ -168,11 +204,21 @@ def main(argv=None) -> int:
            "estimator": repr(est),
            "cpus": os.cpu_count(), "runs": {},
            "asha": {"grace_period": args.grace, "reduction_factor": args.reduction, "rungs": asha.rungs(args.epochs),
-                    "metric": "best validation loss so far (the engine's carved validation part)"}}
+                    "metric": {"val_loss": "best validation loss so far (the engine's carved validation part)",
+                               "score": "fit % on the test record at the rung (sweep's score)"}[args.metric]}}
+    if args.full:  # the full grid measured earlier by this script (the same grid, epochs and settings)
+        with open(args.full) as fh:
+            earlier = json.load(fh)
+        same = {k: earlier.get(k) for k in ("grid", "seeds", "epochs", "settings")}
+        if same != {"grid": GRID, "seeds": SEEDS, "epochs": args.epochs, "settings": settings}:
+            raise SystemExit(f"--full {args.full}: another sweep ({same}); rerun the full grid instead.")
+        name = next(n for n in ("local1", "local2", "ray") if n in earlier["runs"])
+        out["runs"][name] = {**earlier["runs"][name], "from": {"file": args.full, "code": earlier.get("code")}}
     for name in args.runs:
         load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
-        res = sweep(est, bench.train, bench.test["test"], grid=GRID, seeds=SEEDS, score_kwargs=score, **setups[name])
+        res = sweep(est, bench.train, bench.test["test"], grid=GRID, seeds=SEEDS, score_kwargs=score, **setups[name],
+                    **({} if name == "ray_asha" else trace))
         wall = time.perf_counter() - t0
         best = res.best_record
         out["runs"][name] = {
@@ -191,6 +237,7 @@ def main(argv=None) -> int:
             # other rung settings on the full grid offline (benchmarks/sweep.py --replay)
             "val_loss": [((r["history"] or {}).get("selection") or r["history"] or {}).get("val_loss")
                          for r in res.records],
+            "epoch_scores": [r.get("epoch_scores") for r in res.records],
             "params": [r["params"] for r in res.records], "seeds": [r["seed"] for r in res.records],
         }
         print(f"{name:9s} wall {wall:7.1f} s  best fit {out['runs'][name]['best_fit_percent']}  "
