@@ -22,7 +22,8 @@ printed and left out of the results. ``--trials DIR`` keeps every trial as JSON 
 interrupted run started again redoes only the missing fits.
 
 F-16: the training levels are cut to ``--f16-samples`` samples each (one 8,192-sample period by
-default) so that a fit stays within minutes on two cores; the test levels are scored whole.
+default) so that a fit stays within minutes on two cores; the test levels 2, 4 and 6 are scored
+whole, each on its own (RMSE mean over the three accelerations).
 """
 
 from __future__ import annotations
@@ -90,7 +91,9 @@ def load(bench: str, data: str, f16_samples: int):
         return datasets.silverbox(os.path.join(data, "silverbox"))
     b = datasets.f16(os.path.join(data, "f16_gvt"))
     train = [d[:f16_samples] for d in b.train]
-    return Benchmark(b.name, train, b.test, init_window=b.init_window, rmse_scale=b.rmse_scale,
+    # one test set per level (2, 4, 6), each scored on its own: the issue's "beat N4SID on every level"
+    tests = {f"level {k}": d for k, d in zip((2, 4, 6), b.test["test"])}
+    return Benchmark(b.name, train, tests, init_window=b.init_window, rmse_scale=b.rmse_scale,
                      rmse_unit=b.rmse_unit)
 
 

@@ -8,8 +8,9 @@ float64, ``threads`` torch threads per trial):
   extra dependency;
 * ``"ray"``: Ray Tune (``pip install "sysid[distributed]"``), a local Ray instance by default or a
   cluster with ``address=``; with ``scheduler="asha"`` bad trials stop early (asynchronous
-  successive halving, Li et al. 2020) on the engine's per-epoch validation loss, reported through
-  the ``callback`` hook of :func:`sysid.training.train`.
+  successive halving, Li et al. 2020) on the engine's per-epoch validation loss or, with
+  ``ASHA(metric="score")``, on the sweep's own score at the rung, reported through the
+  ``callback`` hook of :func:`sysid.training.train`.
 
 Every finished trial is appended to a JSON-lines file as it comes (``results=``); running the same
 sweep again with that file redoes only the trials it lacks. A trial that raises is recorded with
