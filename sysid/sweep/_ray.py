@@ -79,6 +79,7 @@ def _ray_trainable(config, *, specs, template, data, val, score_kwargs, threads)
     best = [math.inf]
     rung = [math.inf]  # the rung metric, lower is better: the score (sign by the sweep's metric) at the last rung
     sign = -1.0 if METRICS[spec["metric"]] == "max" else 1.0
+    scored = set(spec.get("score_at") or ())  # epochs at which the trial hands its score to report()
 
     def finite(x):  # Ray's loggers and the scheduler get a huge number for NaN or inf
         return float(x) if x is not None and math.isfinite(x) else 1e300
@@ -86,7 +87,7 @@ def _ray_trainable(config, *, specs, template, data, val, score_kwargs, threads)
     def report(epoch, train_loss, val_loss, score=None):
         v = float(val_loss if val_loss is not None else train_loss)
         best[0] = min(best[0], v) if math.isfinite(v) else best[0]
-        if epoch + 1 in set(spec.get("score_at") or ()):
+        if epoch + 1 in scored:
             rung[0] = sign * score if score is not None and math.isfinite(score) else math.inf
         tune.report({"epoch": epoch + 1, "train_loss": finite(train_loss), "val_loss": finite(v),
                      "best_val_loss": finite(best[0]), "rung_score": finite(rung[0])})
