@@ -182,6 +182,29 @@ def test_lstm_linear_system_example_numbers(tmp_path):
     assert (tmp_path / "lstm_linear_system.png").is_file()
 
 
+def test_estimate_x0_ridge_is_the_regularized_least_squares_solution():
+    """Oracle: an LSTM started as a linear model (linear to ~1e-6 at its 1e-3 amplitude) and 3
+    samples of one output for its 2 · 8 states: the estimate must be the ridge solution
+    -(JᵀJ + λI)⁻¹ Jᵀ r(0) with J from autograd, not just any of the states that fit."""
+    rng = np.random.default_rng(0)
+    u = rng.normal(size=(200, 1))
+    y = control.forced_response(control.ss([[0.9, 0.2], [0.0, 0.7]], [[1.0], [0.5]], [[1.0, 0.0]], [[0.0]], 0.1),
+                                U=u.T).outputs.T
+    est = LSTM(n_units=8, epochs=0, seed=0).fit(IOData(u, y, dt=0.1))
+    window = IOData(u[:3], y[:3] + 0.3, dt=0.1)
+    m = est.module_
+    un = torch.tensor((window.u - est.u_mean_) / est.u_std_)[None]
+    yn = torch.tensor((window.y - est.y_mean_) / est.y_std_)
+    r = lambda z: (m(un, z[None])[0] - yn).reshape(-1)  # noqa: E731
+    z0 = torch.zeros(m.nx, dtype=torch.float64)
+    J = torch.autograd.functional.jacobian(r, z0).numpy()
+    for lam in (1e-3, 1e-1):
+        expected = -np.linalg.solve(J.T @ J + lam * np.eye(m.nx), J.T @ r(z0).detach().numpy())
+        np.testing.assert_allclose(est.estimate_x0(window, ridge=lam), expected, atol=1e-4 * np.abs(expected).max())
+    with pytest.raises(ValueError, match="ridge must be a finite float >= 0"):
+        est.estimate_x0(window, ridge=-1.0)
+
+
 def test_estimate_x0_reproduces_a_reachable_initial_state():
     """Oracle: data the LSTM itself produced from a state reached by past input; the estimated
     (h, c) must reproduce those outputs (the state itself need not be unique)."""
@@ -191,6 +214,6 @@ def test_estimate_x0_reproduces_a_reachable_initial_state():
     x_true = est.burn_in_state(rng.normal(size=(30, 1)))
     u = rng.normal(size=(40, 1))
     y = est.simulate(u, x0=x_true)
-    x_hat = est.estimate_x0(IOData(u, y, dt=0.1))
+    x_hat = est.estimate_x0(IOData(u, y, dt=0.1), ridge=0.0)  # plain least squares
     assert np.abs(est.simulate(u, x0=np.zeros(est.module_.nx)) - y).max() > 1e-3  # zero is not the answer
     np.testing.assert_allclose(est.simulate(u, x0=x_hat), y, atol=1e-6 * np.abs(y).max())

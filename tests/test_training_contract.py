@@ -116,6 +116,36 @@ def test_refit_trains_again_on_all_data_for_the_chosen_epochs(cls, kw):
     assert given.history_.selection is None and len(given.history_.val_loss) == 3
 
 
+@pytest.mark.parametrize("cls, kw", [(NeuralNetStep, dict(nx=2, hidden=4)), (NeuralODE, dict(nx=2, hidden=4)),
+                                     (REN, dict(nx=2, nv=4)), (LSTM, dict(n_units=4))])
+def test_linear_start_is_fitted_on_the_whole_records_not_the_carved_pieces(cls, kw):
+    """The start must not depend on the validation carve: N4SID on the pieces between held-out
+    blocks (a few horizons each) is a much worse model on long records, and the refit starts from
+    the whole records. Oracle: the same estimator without validation."""
+    d = plant(N=1000)
+    carved = cls(**kw, epochs=0, horizon=20).fit(d)
+    whole = cls(**kw, epochs=0, horizon=20, val_fraction=0.0).fit(d)
+    for (k, a), b in zip(carved.module_.state_dict().items(), whole.module_.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
+
+
+def test_lstm_starts_linear_on_noise_free_data():
+    """N4SID's order on noise-free data may give a non-minimal model, which the LSTM's calculated
+    weights cannot take; the start then steps down to a minimal order instead of falling back to
+    the random initialization."""
+    import control
+    import warnings
+
+    u = np.random.default_rng(0).normal(size=(200, 1))
+    G = control.ss([[0.9, 0.2], [0.0, 0.7]], [[1.0], [0.5]], [[1.0, 0.0]], [[0.0]], 0.1)
+    d = IOData(u, control.forced_response(G, U=u.T).outputs.T, dt=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "no linear start" FitWarning
+        est = LSTM(n_units=8, epochs=0, val_fraction=0.0).fit(d)
+    y = est.simulate(d.u)[100:]  # after the start's transient (its zero state is the records' mean)
+    assert np.max(np.abs(y - d.y[100:])) < 2e-2 * np.max(np.abs(d.y))
+
+
 def test_refit_is_skipped_when_nothing_improved_or_a_callback_stopped():
     d = plant(N=300)
     stopped = NeuralNetStep(nx=2, hidden=4, epochs=10).fit(d, callback=lambda e, t, v: e >= 1)

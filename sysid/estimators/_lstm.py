@@ -87,15 +87,18 @@ class LSTM(NeuralEstimator):
 
         if self.layers != 1:
             raise NoLinearStart("the linear start of an LSTM needs layers=1")
-        A, B, C, D = linear_start(records, None, full_state=False, feedthrough=True, dt=self.dt_)
-        k = A.shape[0] + B.shape[1]
-        n = module.n_units
+        order, lin = None, None
+        while lin is None:  # a non-minimal N4SID model (noise-free data): the next lower order
+            A, B, C, D = linear_start(records, order, full_state=False, feedthrough=True, dt=self.dt_)
+            try:
+                lin = lstm_from_lti(control.ss(A, B, C, D, self.dt_), scale=1e-3, dtype=module.readout.weight.dtype)
+            except ValueError as err:
+                if A.shape[0] <= 1:
+                    raise NoLinearStart(str(err)) from None
+                order = A.shape[0] - 1
+        k, n = lin.n_units, module.n_units
         if k > n:
             raise NoLinearStart(f"the linear model needs nx + nu = {k} units; the LSTM has n_units = {n}")
-        try:
-            lin = lstm_from_lti(control.ss(A, B, C, D, self.dt_), scale=1e-3, dtype=module.readout.weight.dtype)
-        except ValueError as err:
-            raise NoLinearStart(str(err)) from None
         src, dst = lin.lstm, module.lstm
         with torch.no_grad():
             for g in range(4):  # gate blocks i, f, g, o
@@ -174,15 +177,24 @@ class LSTM(NeuralEstimator):
             _, (h, c) = self.module_.lstm(un, self.module_.split_state(xt))
             return self.module_.join_state(h, c)[0].cpu().numpy()
 
-    def estimate_x0(self, data, *, n: int | None = None, x_init=None) -> np.ndarray:
-        """Initial (h, c) that best explains the first ``n`` samples of ``data`` (all by default),
-        by nonlinear least squares from ``x_init`` (zero by default) in the normalized output
-        units the LSTM trains in, with batched central-difference Jacobians; shape (nx,)."""
+    def estimate_x0(self, data, *, n: int | None = None, x_init=None, ridge: float = 1e-3) -> np.ndarray:
+        """Initial (h, c) that best explains the first ``n`` samples of ``data`` (all by default); shape (nx,).
+
+        Nonlinear least squares in the normalized output units the LSTM trains in, with batched
+        central-difference Jacobians, started from ``x_init`` (zero by default). The state has
+        2 · n_units · layers components and a short window rarely determines them all (with n
+        samples of ny outputs, at most n · ny directions), so ``ridge`` · ‖x − x_init‖² is added:
+        the undetermined directions stay at the prior instead of wandering wherever the search
+        leaves them. The default 1e-3 weighs a unit state change like an output error of 0.03
+        standard deviations; ``ridge=0`` is plain least squares.
+        """
         self._check_fitted()
         u = self._check_input(data.u)
         y = data.y
         if n is not None:
             u, y = u[:n], y[:n]
+        if not (isinstance(ridge, (int, float, np.integer, np.floating)) and np.isfinite(ridge) and ridge >= 0):
+            raise ValueError(f"ridge must be a finite float >= 0; got {ridge!r}.")
 
         import torch
 
@@ -190,6 +202,8 @@ class LSTM(NeuralEstimator):
         p = next(self.module_.parameters())
         un = torch.tensor((u - self.u_mean_) / self.u_std_, dtype=p.dtype, device=p.device)[None]
         yn = (y - self.y_mean_) / self.y_std_
+        start = np.zeros(nx) if x_init is None else np.asarray(x_init, dtype=float).reshape(nx)
+        w = float(np.sqrt(ridge))
 
         def run(Z):  # normalized outputs from the initial states Z (B, nx): (B, n, ny)
             with torch.no_grad():
@@ -197,14 +211,13 @@ class LSTM(NeuralEstimator):
                 return self.module_(un.expand(len(Z), -1, -1), x0).cpu().numpy()
 
         def residual(z):
-            return (run(z[None])[0] - yn).ravel()
+            return np.concatenate([(run(z[None])[0] - yn).ravel(), w * (z - start)])
 
         def jacobian(z):  # central differences, all 2 nx perturbed runs in one batch
             h = 1e-6 * max(1.0, float(np.abs(z).max()))
             Y = run(np.concatenate([z + h * np.eye(nx), z - h * np.eye(nx)]))
-            return ((Y[:nx] - Y[nx:]) / (2 * h)).reshape(nx, -1).T
+            return np.vstack([((Y[:nx] - Y[nx:]) / (2 * h)).reshape(nx, -1).T, w * np.eye(nx)])
 
-        start = np.zeros(nx) if x_init is None else np.asarray(x_init, dtype=float).reshape(nx)
         # from a warm start (k-step prediction carries the previous estimate forward) a few
         # Gauss-Newton steps suffice; from zero the search may need many
         return optimize.least_squares(residual, start, jac=jacobian, max_nfev=50 * nx if x_init is None else 5).x
