@@ -91,12 +91,14 @@ class TrainConfig:
         weights): every record is cut into blocks of ``horizon`` samples and every k-th block
         (k ≈ 1 / val_fraction) is held out, so validation covers every part of the record (a long
         record gets longer blocks, at most 8 held out, so the training pieces between them stay
-        long enough to fit the linear start on); a record shorter than 2k blocks gives its last ``val_fraction`` instead. 0 trains on all.
+        long enough to fit the linear start on); a record shorter than 2k blocks gives its last
+        ``val_fraction`` instead. 0 trains on all.
     refit : bool
         After training with a validation part carved from the training data (``val_fraction``),
         train again on all the data, from the same initialization (the linear start then fitted on
-        all the data too), for the number of epochs the validation chose (the first run's history is ``history_.selection``). With ``max_time`` each run
-        gets half of it. No effect when ``val=`` is given or nothing is carved.
+        all the data too), for the number of epochs the validation chose (the first run's history
+        is ``history_.selection``). With ``max_time`` each run gets half of it. No effect when
+        ``val=`` is given or nothing is carved.
     patience : int, optional
         Early stopping: epochs without a better validation loss.
     restore_best : bool
