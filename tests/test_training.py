@@ -224,6 +224,8 @@ def test_neural_ode_on_irregular_samples():
         compare(NeuralNetStep(epochs=1, loss="simulation").fit(datasets.spiral_source().train), d.train[0])
     with pytest.raises(ValueError, match="uniformly sampled records"):
         NeuralNetStep(epochs=1).fit(d.train)
+    with pytest.raises(ValueError, match="val_x0='simulated' needs regularly sampled records; NeuralODE got"):
+        NeuralODE(hidden=4, epochs=1, val_x0="simulated").fit(d.train)
 
 
 def test_k_step_prediction_of_a_hidden_state_model_is_exact_on_its_own_data():

@@ -116,6 +116,34 @@ def test_refit_trains_again_on_all_data_for_the_chosen_epochs(cls, kw):
     assert given.history_.selection is None and len(given.history_.val_loss) == 3
 
 
+def test_validation_windows_start_as_val_x0_says():
+    """val_x0 starts the carved validation windows its own way while training keeps x0; "auto"
+    is the training strategy's choice (Simulated for Fitted). A burn-in start reads the samples
+    before each held-out block and scores only the block."""
+    from sysid.training import train as engine
+
+    seen = {}
+
+    def spy(module, windows, config, *, val=None, callback=None):
+        seen["train"], seen["val"] = windows, val
+        return engine(module, windows, config, val=val, callback=callback)
+
+    d = plant(N=400)
+    NeuralNetStep(nx=2, hidden=4, epochs=1, horizon=10, refit=False, val_x0="burn_in", burn_in=7).fit(d, trainer=spy)
+    assert all(isinstance(w.x0, Simulated) for w in seen["train"])
+    val = seen["val"]
+    assert all(isinstance(w.x0, BurnIn) and w.past == 7 for w in val)
+    starts = torch.cat([w.start for w in val]).numpy()
+    # every 5th 10-sample block validates: its windows start inside it, 7 samples after the past begins
+    assert set(starts // 10 % 5) == {4} and min(starts) == 40
+    for w in val:
+        assert w.u.shape[1] == 7 + w.scored_y.shape[1]
+    NeuralNetStep(nx=2, hidden=4, epochs=1, horizon=10, refit=False, x0="fit").fit(d, trainer=spy)
+    assert all(isinstance(w.x0, Fitted) for w in seen["train"]) and all(isinstance(w.x0, Simulated) for w in seen["val"])
+    LSTM(n_units=3, epochs=1, refit=False).fit(d, trainer=spy)
+    assert all(isinstance(w.x0, Simulated) for w in seen["train"]) and all(isinstance(w.x0, BurnIn) for w in seen["val"])
+
+
 def test_carved_validation_keeps_long_training_pieces_on_long_records():
     """Every 5th block validates; a long record gets at most 8 validation blocks, so the training
     pieces between them (where the linear start is fitted) stay long: on an 8,192-sample F-16
@@ -358,6 +386,9 @@ def test_callback_can_stop_training():
     ("normalize", "minmax", r"The 'normalize' parameter of {} must be one of"),
     ("average", 1.0, r"The 'average' parameter of {} must be a number in \(0, 1\)"),
     ("restore_best", "no", r"The 'restore_best' parameter of {} must be True or False"),
+    ("val_x0", "warm", r"The 'val_x0' parameter of {} must be one of \['auto', 'zero', 'measured', 'simulated', "),
+    ("val_x0", "fit", r"The 'val_x0' parameter of {} must be one of .*would train its initial states on the vali"),
+    ("val_x0", Encoder(5), r"The 'val_x0' parameter of {} must not train a state of its own"),
 ])
 def test_every_bad_setting_names_the_estimator_and_the_accepted_values(cls, key, value, match):
     with pytest.raises(ValueError, match=match.format(cls.__name__)):

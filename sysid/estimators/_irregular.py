@@ -183,7 +183,7 @@ class RNNDelta(_IrregularEstimator):
     nx : int
         Hidden units.
     epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
-    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    burn_in, val_x0, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
     init, normalize, seed, dtype, device, progress
         The shared training settings (:class:`sysid.training.TrainConfig`, docs/training.md);
         ``init`` is ``"random"`` only (no linear start on irregular samples).
@@ -223,7 +223,7 @@ class RNNDecay(_IrregularEstimator):
     tau0 : float
         Initial decay rate per unit of time (of the data's time unit).
     epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
-    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    burn_in, val_x0, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
     init, normalize, seed, dtype, device, progress
         The shared training settings (:class:`sysid.training.TrainConfig`, docs/training.md);
         ``init`` is ``"random"`` only (no linear start on irregular samples).
@@ -259,7 +259,7 @@ class ODERNN(_IrregularEstimator):
     substeps : int
         RK4 steps per sample interval.
     epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
-    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    burn_in, val_x0, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
     init, normalize, seed, dtype, device, progress
         The shared training settings (:class:`sysid.training.TrainConfig`, docs/training.md);
         ``init`` is ``"random"`` only (no linear start on irregular samples).
@@ -309,7 +309,7 @@ class LatentODE(_IrregularEstimator):
     obs_std : float
     kl_warmup : int
     epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
-    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    burn_in, val_x0, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
     init, normalize, seed, dtype, device, progress
         The shared training settings (:class:`sysid.training.TrainConfig`, docs/training.md);
         ``init`` is ``"random"`` only (no linear start on irregular samples).

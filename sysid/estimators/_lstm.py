@@ -37,7 +37,7 @@ class LSTM(NeuralEstimator):
     layers : int
         Stacked LSTM layers.
     epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
-    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    burn_in, val_x0, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
     init, normalize, seed, dtype, device, progress
         The shared training settings, declared once in :class:`sysid.training.TrainConfig`
         (docs/training.md). ``init="linear"`` (the default) starts from an N4SID model (order
@@ -48,7 +48,11 @@ class LSTM(NeuralEstimator):
         ``init="random"`` is torch's initialization. ``x0="auto"`` starts every window from the state
         the LSTM reaches there (``"simulated"``); ``"burn_in"`` runs it over ``burn_in`` past
         samples first — the way it is then used: ``compare(est, data, skip=burn_in)`` or
-        ``simulate(u, x0=est.burn_in_state(u_past))``.
+        ``simulate(u, x0=est.burn_in_state(u_past))``. Its validation windows start from a burn-in
+        (``val_x0="burn_in"``, the one default it changes): its 2 · n_units states, run from rest
+        along the whole training record, can carry that record's trajectory, so the held-out
+        blocks between trained pieces scored from that state stop training long before the
+        error on a new record stops falling (docs/training.md).
 
     Examples
     --------
@@ -60,6 +64,7 @@ class LSTM(NeuralEstimator):
     """
 
     _owner = "LSTM"
+    _train_defaults = {"val_x0": "burn_in"}
 
     _inits = ("linear", "random")
 

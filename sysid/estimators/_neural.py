@@ -58,7 +58,7 @@ class NeuralNetStep(_StepEstimator):
     residual : bool
         x(k+1) = x(k) + ... (an identity in A): suits finely sampled plants.
     epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
-    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    burn_in, val_x0, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
     init, normalize, seed, dtype, device, progress
         The shared training settings, declared once in :class:`sysid.training.TrainConfig`
         (see there and docs/training.md).
@@ -106,7 +106,7 @@ class MatrixStep(_StepEstimator):
     ``B_hat_`` is B̂ in the exported (physical) coordinates; ``linearize().A`` equals it exactly
     and ``continuous_A_`` = logm(B̂)/Δt.
     epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
-    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    burn_in, val_x0, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
     init, normalize, seed, dtype, device, progress
         The shared training settings, declared once in :class:`sysid.training.TrainConfig`
         (see there and docs/training.md).
@@ -177,7 +177,7 @@ class NeuralODE(_ODEEstimator):
     hold : {"zoh", "foh"}
     adjoint : bool
     epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
-    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    burn_in, val_x0, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
     init, normalize, seed, dtype, device, progress
         The shared training settings, declared once in :class:`sysid.training.TrainConfig`
         (see there and docs/training.md).
@@ -215,7 +215,7 @@ class NeuralODEMatrix(_ODEEstimator):
     exported coordinates. ``init="linear"`` starts from the continuous-time equivalent of the
     least-squares (y = x) or N4SID model.
     epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
-    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    burn_in, val_x0, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
     init, normalize, seed, dtype, device, progress
         The shared training settings, declared once in :class:`sysid.training.TrainConfig`
         (see there and docs/training.md).

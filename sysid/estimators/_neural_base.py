@@ -377,7 +377,7 @@ class NeuralEstimator(BaseEstimator):
 
         import torch
 
-        from ..training import cut_windows, train
+        from ..training import as_initial_state, cut_windows, train
 
         head = records if spans is None else [_cut(r, iv) for r, ivs in zip(records, spans) for iv in ivs]
         with torch.random.fork_rng(devices=[]):  # the global generator is left as it was
@@ -395,11 +395,18 @@ class NeuralEstimator(BaseEstimator):
         windows = cut_windows(records, loss=cfg.loss, horizon=cfg.horizon, x0=strategy, spans=spans,
                               dtype=dtype, device=device)
         val_w = None
-        vstrategy = strategy.validation(module)
-        if self._irregular_ and vstrategy.name == "simulated":  # needs a regular grid: start from zero
-            from ..training import Zero
+        if cfg.val_x0 == "auto":
+            vstrategy = strategy.validation(module)
+            if self._irregular_ and vstrategy.name == "simulated":  # needs a regular grid: start from zero
+                from ..training import Zero
 
-            vstrategy = Zero()
+                vstrategy = Zero()
+        else:
+            vstrategy = as_initial_state(cfg.val_x0, past=cfg.burn_in)
+            vstrategy.check(module)
+            if self._irregular_ and vstrategy.name == "simulated":
+                raise ValueError(f"val_x0='simulated' needs regularly sampled records; {self._owner} got irregular "
+                                 "sample times. Use val_x0='zero', 'burn_in' or 'auto'.")
         if val_records:
             val_w = cut_windows(val_records, loss=cfg.loss, horizon=cfg.horizon, x0=vstrategy,
                                 dtype=dtype, device=device)

@@ -52,7 +52,7 @@ class REN(NeuralEstimator):
         the normalized training data (:meth:`sysid.models.RENModule.init_from_linear`; exact for
         contracting RENs); "long_memory" / "random" see :class:`sysid.models.RENModule`.
     epochs, max_time, optimizer, lr, lr_decay, warmup, average, batch_size, loss, horizon, x0,
-    burn_in, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
+    burn_in, val_x0, val_fraction, refit, patience, restore_best, loss_threshold, clip_grad, divergence_factor,
     normalize, seed, dtype, device, progress
         The shared training settings, declared once in :class:`sysid.training.TrainConfig`
         (docs/training.md). ``x0="auto"`` starts every window from the state the current REN

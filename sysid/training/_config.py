@@ -7,11 +7,12 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-__all__ = ["TrainConfig", "TrainResult", "OPTIMIZERS", "LOSSES", "X0", "NORMALIZE", "INITS", "DTYPES"]
+__all__ = ["TrainConfig", "TrainResult", "OPTIMIZERS", "LOSSES", "X0", "VAL_X0", "NORMALIZE", "INITS", "DTYPES"]
 
 OPTIMIZERS = ("adam", "rmsprop", "lbfgs", "sgd")
 LOSSES = ("simulation", "truncated", "kstep")
 X0 = ("auto", "zero", "measured", "fit", "simulated", "burn_in", "encoder")
+VAL_X0 = ("auto", "zero", "measured", "simulated", "burn_in")  # nothing trained on validation data
 NORMALIZE = ("standard", "scale", None)
 INITS = ("linear", "random")
 DTYPES = ("float64", "float32")
@@ -51,7 +52,7 @@ class TrainConfig:
     Each field is also a keyword of every torch-trained estimator (``NeuralNetStep(lr=...)``),
     where an estimator may change the default (the linear seed models use L-BFGS). The engine
     (:func:`sysid.training.train`) reads the optimization fields; ``NeuralEstimator.fit`` reads
-    the data fields (``loss, horizon, x0, burn_in, val_fraction, normalize, init, dtype, device``)
+    the data fields (``loss, horizon, x0, burn_in, val_x0, val_fraction, normalize, init, dtype, device``)
     to cut windows and build the model.
 
     Attributes
@@ -85,7 +86,14 @@ class TrainConfig:
         else ``"simulated"``), ``"zero"``, ``"measured"``, ``"fit"``, ``"simulated"``,
         ``"burn_in"`` or ``"encoder"`` (see :mod:`sysid.training` strategies).
     burn_in : int
-        Past samples read by ``x0="burn_in"`` and ``x0="encoder"``.
+        Past samples read by ``x0="burn_in"`` and ``x0="encoder"`` (and ``val_x0="burn_in"``).
+    val_x0 : str or sysid.training.InitialState
+        How validation windows start: ``"auto"`` (the training strategy's own choice: itself,
+        ``"simulated"`` for ``"fit"``), ``"zero"``, ``"measured"``, ``"simulated"`` or
+        ``"burn_in"`` (from zero ``burn_in`` samples before the window: a start that does not
+        depend on where the window lies in the record, as on a new record). Strategies that
+        train something of their own (``"fit"``, ``"encoder"``) would train it on validation
+        data and are refused.
     val_fraction : float
         Without ``val=``, this fraction of the training samples validates (early stopping, best
         weights): every record is cut into blocks of ``horizon`` samples and every k-th block
@@ -136,6 +144,7 @@ class TrainConfig:
     horizon: int | None = 50
     x0: str = "auto"
     burn_in: int = 20
+    val_x0: str = "auto"
     val_fraction: float = 0.2
     refit: bool = True
     patience: int | None = 100
@@ -177,6 +186,16 @@ class TrainConfig:
         if not isinstance(self.x0, InitialState):
             _choice(self.x0, "x0", owner, X0)
         _int(self.burn_in, "burn_in", owner, 0)
+        if isinstance(self.val_x0, InitialState):
+            if self.val_x0.name in ("fit", "encoder"):
+                raise ValueError(f"The 'val_x0' parameter of {owner} must not train a state of its own on the "
+                                 f"validation data; got {self.val_x0!r}. Use one of {list(VAL_X0)}.")
+        elif self.val_x0 in ("fit", "encoder"):
+            raise ValueError(f"The 'val_x0' parameter of {owner} must be one of {list(VAL_X0)}; got "
+                             f"{self.val_x0!r}, which would train its initial states on the validation data. "
+                             "Validation windows of x0='fit' or 'encoder' start as with val_x0='auto'.")
+        else:
+            _choice(self.val_x0, "val_x0", owner, VAL_X0)
         if not (isinstance(self.val_fraction, (int, float, np.floating)) and not isinstance(self.val_fraction, bool)
                 and 0 <= self.val_fraction < 1):
             raise ValueError(f"The 'val_fraction' parameter of {owner} must be a number in [0, 1). "
