@@ -140,6 +140,9 @@ def test_validation_windows_start_as_val_x0_says():
         assert w.u.shape[1] == 7 + w.scored_y.shape[1]
     NeuralNetStep(nx=2, hidden=4, epochs=1, horizon=10, refit=False, x0="fit").fit(d, trainer=spy)
     assert all(isinstance(w.x0, Fitted) for w in seen["train"]) and all(isinstance(w.x0, Simulated) for w in seen["val"])
+    with pytest.raises(ValueError, match=r"NeuralNetStep: val_x0='measured' cannot start this model's validation "
+                                         r"windows: x0='measured' needs the state to be the output"):
+        NeuralNetStep(nx=2, hidden=4, epochs=1, val_x0="measured").fit(d)
     LSTM(n_units=3, epochs=1, refit=False).fit(d, trainer=spy)
     assert all(isinstance(w.x0, Simulated) for w in seen["train"]) and all(isinstance(w.x0, BurnIn) for w in seen["val"])
 

@@ -403,7 +403,11 @@ class NeuralEstimator(BaseEstimator):
                 vstrategy = Zero()
         else:
             vstrategy = as_initial_state(cfg.val_x0, past=cfg.burn_in)
-            vstrategy.check(module)
+            try:
+                vstrategy.check(module)
+            except (ValueError, TypeError) as err:
+                raise type(err)(f"{self._owner}: val_x0={cfg.val_x0!r} cannot start this model's validation "
+                                f"windows: {err}") from None
             if self._irregular_ and vstrategy.name == "simulated":
                 raise ValueError(f"val_x0='simulated' needs regularly sampled records; {self._owner} got irregular "
                                  "sample times. Use val_x0='zero', 'burn_in' or 'auto'.")
