@@ -124,9 +124,9 @@ def test_validation_windows_start_as_val_x0_says():
 
     seen = {}
 
-    def spy(module, windows, config, *, val=None, callback=None):
-        seen["train"], seen["val"] = windows, val
-        return engine(module, windows, config, val=val, callback=callback)
+    def spy(module, windows, config, *, val=None, callback=None, guard=None):
+        seen["train"], seen["val"], seen["guard"] = windows, val, guard
+        return engine(module, windows, config, val=val, callback=callback, guard=guard)
 
     d = plant(N=400)
     NeuralNetStep(nx=2, hidden=4, epochs=1, horizon=10, refit=False, val_x0="burn_in", burn_in=7).fit(d, trainer=spy)
@@ -138,8 +138,12 @@ def test_validation_windows_start_as_val_x0_says():
     assert set(starts // 10 % 5) == {4} and min(starts) == 40
     for w in val:
         assert w.u.shape[1] == 7 + w.scored_y.shape[1]
+    # the same held-out windows, run free along the record, guard the start
+    assert all(isinstance(w.x0, Simulated) for w in seen["guard"])
+    assert sorted(torch.cat([w.start for w in seen["guard"]]).tolist()) == sorted(starts.tolist())
     NeuralNetStep(nx=2, hidden=4, epochs=1, horizon=10, refit=False, x0="fit").fit(d, trainer=spy)
     assert all(isinstance(w.x0, Fitted) for w in seen["train"]) and all(isinstance(w.x0, Simulated) for w in seen["val"])
+    assert seen["guard"] is None  # val_x0="auto": validation is itself the free run
     with pytest.raises(ValueError, match=r"NeuralNetStep: val_x0='measured' cannot start this model's validation "
                                          r"windows: x0='measured' needs the state to be the output"):
         NeuralNetStep(nx=2, hidden=4, epochs=1, val_x0="measured").fit(d)
@@ -360,6 +364,35 @@ def test_max_time_stops_training():
     d = plant(N=200)
     est = NeuralNetStep(nx=2, hidden=4, epochs=10_000, max_time=0.5, patience=None).fit(d)
     assert est.history_.stopped == "max_time" and len(est.history_.loss) < 10_000
+
+
+@pytest.mark.parametrize("flip, kept", [(False, True), (True, False)])
+def test_guard_returns_the_start_when_the_chosen_weights_lose_on_it(flip, kept):
+    """train(..., guard=): the weights chosen on val are returned only when the guard scores them
+    no worse than the starting model; otherwise the start comes back exactly (best_epoch -1)."""
+    from sysid.models.step import StepModule
+
+    d = plant(N=120)
+    u, y = (d.u - d.u.mean()) / d.u.std(), (d.y - d.y.mean()) / d.y.std()
+    torch.manual_seed(0)
+    m = StepModule(2, 1, 1, full_state=False, init_std=0.3).double()
+    start = {k: v.clone() for k, v in m.state_dict().items()}
+    ws = cut_windows([(u, y)], loss=Truncated(20), x0=Zero())
+    guard = cut_windows([(u, -y if flip else y)], loss=Simulation(), x0=Zero())
+    res = train(m, ws, TrainConfig(epochs=15, lr=1e-2, warmup=None, average=None), val=ws, guard=guard)
+    g0, g1 = res.guard
+    def ref():  # the guard's score, by hand: free run from zero over the whole record
+        with torch.no_grad():
+            y_hat = m(torch.tensor(u)[None], torch.zeros(1, 2, dtype=torch.float64))[0]
+            return float(((y_hat - torch.tensor(-y if flip else y)) ** 2).mean())
+    if kept:
+        assert g1 <= g0 and res.improved and res.best_epoch >= 0
+        assert ref() == pytest.approx(g1, rel=1e-12)
+    else:
+        assert g1 > g0 and not res.improved and res.best_loss == res.initial_loss
+        for k, v in m.state_dict().items():
+            torch.testing.assert_close(v, start[k], rtol=0, atol=0)
+        assert ref() == pytest.approx(g0, rel=1e-12)
 
 
 def test_callback_can_stop_training():

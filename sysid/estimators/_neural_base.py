@@ -352,7 +352,10 @@ class NeuralEstimator(BaseEstimator):
             records, spans, val_spans, val_records, first, seed, dtype, device, callback, trainer)
         if first.epochs > 0 and validated and not result.improved:
             what = "the linear model it started from" if cfg.init == "linear" else "its initialization"
-            warnings.warn(f"{self._owner}: no training epoch improved on {what} on the validation data; that "
+            how = "" if result.guard is None else (
+                f" (the epoch chosen on the val_x0={cfg.val_x0!r} windows scored {result.guard[1]:.3g} against the "
+                f"start's {result.guard[0]:.3g} on the held-out parts run free along the record)")
+            warnings.warn(f"{self._owner}: no training epoch improved on {what} on the validation data{how}; that "
                           "starting model is returned. Try another lr, more epochs or a longer horizon.",
                           FitWarning, stacklevel=2)
         if refit and validated and result.improved and result.stopped != "callback":
@@ -377,7 +380,7 @@ class NeuralEstimator(BaseEstimator):
 
         import torch
 
-        from ..training import as_initial_state, cut_windows, train
+        from ..training import cut_windows, train
 
         head = records if spans is None else [_cut(r, iv) for r, ivs in zip(records, spans) for iv in ivs]
         with torch.random.fork_rng(devices=[]):  # the global generator is left as it was
@@ -394,6 +397,26 @@ class NeuralEstimator(BaseEstimator):
         strategy.check(module)
         windows = cut_windows(records, loss=cfg.loss, horizon=cfg.horizon, x0=strategy, spans=spans,
                               dtype=dtype, device=device)
+        val_w, guard = self._validation(module, strategy, records, val_spans, val_records, cfg, dtype, device)
+        self.module_ = module  # visible to a callback during training
+        extra = {}
+        if guard:
+            import inspect
+
+            if trainer is None or "guard" in inspect.signature(trainer).parameters:
+                extra["guard"] = guard
+        result = (trainer or train)(module, windows, cfg, val=val_w, callback=callback, **extra)
+        return module, strategy, result, bool(val_w)
+
+    def _validation(self, module, strategy, records, val_spans, val_records, cfg, dtype, device):
+        """(validation windows, guard windows) — either may be None. The validation windows start
+        as ``val_x0`` says; when it names a strategy of its own, the guard scores the same held-out
+        parts free-run along the record (``Simulated``), so the returned model is never worse there
+        than the start (see :func:`sysid.training.train`)."""
+        import warnings
+
+        from ..training import Simulated, as_initial_state, cut_windows
+
         val_w = None
         if cfg.val_x0 == "auto":
             vstrategy = strategy.validation(module)
@@ -411,20 +434,28 @@ class NeuralEstimator(BaseEstimator):
             if self._irregular_ and vstrategy.name == "simulated":
                 raise ValueError(f"val_x0='simulated' needs regularly sampled records; {self._owner} got irregular "
                                  "sample times. Use val_x0='zero', 'burn_in' or 'auto'.")
-        if val_records:
-            val_w = cut_windows(val_records, loss=cfg.loss, horizon=cfg.horizon, x0=vstrategy,
-                                dtype=dtype, device=device)
-        elif val_spans is not None:
-            try:
-                val_w = cut_windows(records, loss=cfg.loss, horizon=cfg.horizon, x0=vstrategy, spans=val_spans,
-                                    dtype=dtype, device=device)
-            except ValueError as err:  # the held-out parts are too short for the strategy's past
-                warnings.warn(f"{self._owner}: no validation windows could be cut from the held-out parts ({err}); "
-                              "training without validation. Pass val= or lower burn_in.", FitWarning, stacklevel=3)
-                val_w = None
-        self.module_ = module  # visible to a callback during training
-        result = (trainer or train)(module, windows, cfg, val=val_w, callback=callback)
-        return module, strategy, result, bool(val_w)
+
+        def cut(x0):
+            if val_records:
+                return cut_windows(val_records, loss=cfg.loss, horizon=cfg.horizon, x0=x0, dtype=dtype, device=device)
+            if val_spans is not None:
+                return cut_windows(records, loss=cfg.loss, horizon=cfg.horizon, x0=x0, spans=val_spans, dtype=dtype,
+                                   device=device)
+            return None
+
+        try:
+            val_w = cut(vstrategy)
+        except ValueError as err:  # the held-out parts are too short for the strategy's past
+            if val_records:
+                raise
+            warnings.warn(f"{self._owner}: no validation windows could be cut from the held-out parts ({err}); "
+                          "training without validation. Pass val= or lower burn_in.", FitWarning, stacklevel=4)
+            return None, None
+        guard = None
+        if (val_w and cfg.val_x0 != "auto" and vstrategy.name != "simulated" and not self._irregular_
+                and callable(getattr(module, "forward_states", None))):
+            guard = cut(Simulated())
+        return val_w, guard
 
     def _x_transform(self):
         # full-state models (y = x): the exported state is the physical output

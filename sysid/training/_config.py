@@ -248,6 +248,9 @@ class TrainResult:
     selection : TrainResult or None
         With ``refit``: the first run, on the training part, whose validation chose the
         number of epochs of this one.
+    guard : tuple of float or None
+        With a guard score (``train(..., guard=)``): (the starting model's, the chosen
+        weights'); the starting model was returned when the second is larger.
     """
 
     loss: list = field(default_factory=list)
@@ -258,6 +261,7 @@ class TrainResult:
     best_loss: float = math.inf
     stopped: str = "max_iter"
     selection: "TrainResult | None" = None
+    guard: "tuple | None" = None
 
     @property
     def improved(self) -> bool:

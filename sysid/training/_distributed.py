@@ -25,7 +25,8 @@ from torch import nn
 
 from ..models._protocol import check_sequence_module
 from ._config import TrainConfig, TrainResult
-from ._engine import _Average, _check, _optimizer, _Progress, _refresh, _Schedule, _strategies, _trainable
+from ._engine import (_Average, _check, _guard_score, _optimizer, _Progress, _refresh, _Schedule, _strategies,
+                      _trainable)
 
 __all__ = ["train_distributed"]
 
@@ -62,7 +63,7 @@ def _sums(module, windows, rank, world, device, dtype):
 
 
 def train_distributed(module: nn.Module, windows: list, config: TrainConfig | None = None, *, val: list | None = None,
-                      callback=None, group=None) -> TrainResult:
+                      callback=None, group=None, guard: list | None = None) -> TrainResult:
     """:func:`sysid.training.train` over the processes of a ``torch.distributed`` group.
 
     Call it in every process with the same module (the same seed), windows and settings; the
@@ -83,6 +84,8 @@ def train_distributed(module: nn.Module, windows: list, config: TrainConfig | No
         any process stops all).
     group : ProcessGroup, optional
         Default: the world group.
+    guard : list of Windows, optional
+        As in :func:`train` (scored whole in every process, so every process decides alike).
 
     Raises
     ------
@@ -104,6 +107,8 @@ def train_distributed(module: nn.Module, windows: list, config: TrainConfig | No
     _check(module, windows, "windows")
     if val:
         _check(module, val, "val")
+    if guard:
+        _check(module, guard, "guard")
     rank, world = dist.get_rank(group), dist.get_world_size(group)
     p0 = next(module.parameters())
     device, dtype = p0.device, p0.dtype
@@ -118,6 +123,8 @@ def train_distributed(module: nn.Module, windows: list, config: TrainConfig | No
         s.prepare(module, [w for w in windows if w.x0 is s], gen)
     for s in _strategies(val):
         s.prepare(module, [w for w in val if w.x0 is s], gen)
+    for s in _strategies(guard):
+        s.prepare(module, [w for w in guard if w.x0 is s], gen)
     own, extra = _trainable(module, windows, val)
     params = own + extra
     step_loss = _StepLoss(module, extra)
@@ -189,4 +196,4 @@ def train_distributed(module: nn.Module, windows: list, config: TrainConfig | No
         if stop is not None:
             progress.result.stopped = stop
             break
-    return progress.finish(windows)
+    return progress.finish(windows, _guard_score(guard))

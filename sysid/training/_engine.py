@@ -292,7 +292,7 @@ class _Progress:
             raise DivergenceError(f"the starting model's loss is {r.initial_loss} before any training step; check the "
                                   "data scale and the initialization (init='random', a smaller init_std).")
         r.best_loss = r.initial_loss
-        self.best = self.snapshot()
+        self.best = self.initial = self.snapshot()
         self.best_train = train0
 
     def end_epoch(self, epoch: int, train_loss: float, val_loss: float | None, seconds: float | None = None):
@@ -329,22 +329,44 @@ class _Progress:
     def out_of_time(self) -> bool:
         return self.config.max_time is not None and self.result.seconds[-1] >= self.config.max_time
 
-    def finish(self, windows) -> TrainResult:
+    def finish(self, windows, guard=None) -> TrainResult:
         """Restore the best weights (or, with ``restore_best=False``, keep the last epoch's) and
-        return the history."""
+        return the history. ``guard(module) -> float``: when it scores those weights worse than the
+        starting model, the starting model is restored (``result.guard``)."""
         r = self.result
         if self.config.restore_best or not r.loss:
             self.restore(self.best)
         else:
             r.best_epoch = len(r.loss) - 1
             r.best_loss = r.val_loss[-1] if r.val_loss else r.loss[-1]
+        if guard is not None and r.best_epoch >= 0:
+            chosen, state = guard(self.module), self.snapshot()
+            self.restore(self.initial)
+            start = guard(self.module)
+            r.guard = (start, chosen)
+            if not chosen <= start:  # NaN counts as worse
+                r.best_epoch, r.best_loss = -1, r.initial_loss
+            else:
+                self.restore(state)
         _refresh(self.module, windows)
         self.result.fitted_x0 = [w.fitted.detach().cpu().numpy() if hasattr(w, "fitted") else None for w in windows]
         return self.result
 
 
+def _guard_score(windows):
+    """``guard`` of :meth:`_Progress.finish`: the loss of a module on ``windows``."""
+    if not windows:
+        return None
+
+    def score(module):
+        with torch.no_grad():
+            _refresh(module, windows)
+            return float(_loss(module, windows))
+    return score
+
+
 def train(module: torch.nn.Module, windows: list[Windows], config: TrainConfig | None = None, *,
-          val: list[Windows] | None = None, callback=None) -> TrainResult:
+          val: list[Windows] | None = None, callback=None, guard: list[Windows] | None = None) -> TrainResult:
     """Fit ``module`` to the windows; returns the history. The best weights are restored.
 
     The starting model is scored first: when no epoch beats it (on the validation windows if
@@ -362,6 +384,11 @@ def train(module: torch.nn.Module, windows: list[Windows], config: TrainConfig |
         (``stopped="callback"``) — the hook for schedulers of hyper-parameter searches. During the
         call the module holds the weights those losses belong to (with ``average``, the averaged
         ones), so a callback may evaluate the model as it would be returned at that epoch.
+    guard : list of Windows, optional
+        A second score that the returned model must not lose to the starting model on (the
+        estimators pass the held-out blocks scored free-run along the record when ``val``
+        starts its windows another way): otherwise the starting model is returned
+        (``best_epoch == -1``; ``result.guard`` holds both scores).
 
     Raises
     ------
@@ -374,11 +401,15 @@ def train(module: torch.nn.Module, windows: list[Windows], config: TrainConfig |
     _check(module, windows, "windows")
     if val:
         _check(module, val, "val")
+    if guard:
+        _check(module, guard, "guard")
     gen = torch.Generator().manual_seed(config.seed if config.seed is not None else 0)
     for s in _strategies(windows):
         s.prepare(module, [w for w in windows if w.x0 is s], gen)
     for s in _strategies(val):
         s.prepare(module, [w for w in val if w.x0 is s], gen)
+    for s in _strategies(guard):
+        s.prepare(module, [w for w in guard if w.x0 is s], gen)
     own, extra = _trainable(module, windows, val)
     params = own + extra
     opt = _optimizer(params, config)
@@ -437,4 +468,4 @@ def train(module: torch.nn.Module, windows: list[Windows], config: TrainConfig |
         if stop is not None:
             progress.result.stopped = stop
             break
-    return progress.finish(windows)
+    return progress.finish(windows, _guard_score(guard))
