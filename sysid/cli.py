@@ -75,7 +75,7 @@ def demo(out: str = "out", seed: int = 0, quick: bool = False, progress: bool | 
     from .estimators import NeuralNetStep
 
     t0 = time.perf_counter()
-    net = NeuralNetStep(nx=2, hidden=16, residual=True, init_std=0.1, horizon=60, epochs=60 if quick else 300,
+    net = NeuralNetStep(nx=2, hidden=16, residual=True, init_std=0.1, horizon=60, epochs=60 if quick else 150,
                         seed=seed, progress=(not quick) if progress is None else progress).fit(d.train[::5])
     res = compare(net, d.test[::5], x0="estimate", skip=4)
     results.append(res)
