@@ -142,13 +142,15 @@ def test_validation_windows_start_as_val_x0_says():
     assert all(isinstance(w.x0, Simulated) for w in seen["guard"])
     assert sorted(torch.cat([w.start for w in seen["guard"]]).tolist()) == sorted(starts.tolist())
     NeuralNetStep(nx=2, hidden=4, epochs=1, horizon=10, refit=False, x0="fit").fit(d, trainer=spy)
-    assert all(isinstance(w.x0, Fitted) for w in seen["train"]) and all(isinstance(w.x0, Simulated) for w in seen["val"])
+    assert all(isinstance(w.x0, Fitted) for w in seen["train"])
+    assert all(isinstance(w.x0, Simulated) for w in seen["val"])
     assert seen["guard"] is None  # val_x0="auto": validation is itself the free run
     with pytest.raises(ValueError, match=r"NeuralNetStep: val_x0='measured' cannot start this model's validation "
                                          r"windows: x0='measured' needs the state to be the output"):
         NeuralNetStep(nx=2, hidden=4, epochs=1, val_x0="measured").fit(d)
     LSTM(n_units=3, epochs=1, refit=False).fit(d, trainer=spy)
-    assert all(isinstance(w.x0, Simulated) for w in seen["train"]) and all(isinstance(w.x0, BurnIn) for w in seen["val"])
+    assert all(isinstance(w.x0, Simulated) for w in seen["train"])
+    assert all(isinstance(w.x0, BurnIn) for w in seen["val"])
 
 
 def test_carved_validation_keeps_long_training_pieces_on_long_records():
